@@ -1,0 +1,93 @@
+"""Chat's pure rules: what may be uploaded and sent, where things live, who gets a delivery."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from chat.model import Clip, FanoutEnvelope
+from chat.wire import UploadRequest
+from common.errors import BadRequest, ClipNotUploaded, Forbidden, NotFound, TooLarge
+from connections.model import Connection
+
+# Audio a phone or a browser records. Parameters (``audio/webm;codecs=opus``) are allowed.
+AUDIO_TYPES = frozenset(
+    {
+        "audio/aac",
+        "audio/amr",
+        "audio/flac",
+        "audio/m4a",
+        "audio/mp4",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/opus",
+        "audio/wav",
+        "audio/wave",
+        "audio/webm",
+        "audio/x-m4a",
+        "audio/x-wav",
+        "audio/3gpp",
+    }
+)
+# A reply frame must stay under API Gateway's 128 KB message limit, with room for the envelope.
+FRAME_BUDGET_BYTES = 120 * 1024
+
+
+def check_upload(request: UploadRequest, max_bytes: int) -> None:
+    base_type = request.content_type.split(";", 1)[0].strip().lower()
+    if base_type not in AUDIO_TYPES:
+        raise BadRequest(
+            f"{request.content_type!r} is not an audio type we accept.", field="contentType"
+        )
+    if request.size > max_bytes:
+        raise TooLarge(f"A clip may be at most {max_bytes} bytes.", maxBytes=max_bytes)
+
+
+def clip_key(user_id: str, clip_id: str) -> str:
+    """Raw uploads live under the uploader's own prefix; the presigned POST is scoped to it."""
+    return f"clips/raw/{user_id}/{clip_id}"
+
+
+def direct_conversation_id(user_a: str, user_b: str) -> str:
+    """The one conversation two users share, whoever writes first: same pair, same id."""
+    low, high = sorted((user_a, user_b))
+    return "d_" + hashlib.sha256(f"{low}\n{high}".encode()).hexdigest()[:32]
+
+
+def check_direct_recipient(sender_id: str, recipient_id: str) -> None:
+    if sender_id == recipient_id:
+        raise BadRequest("You cannot send a direct message to yourself.", field="to")
+
+
+def check_clip_owner(clip: Clip | None, sender_id: str) -> Clip:
+    if clip is None:
+        raise NotFound("No clip has that id.")
+    if clip.owner_id != sender_id:
+        raise Forbidden("That clip belongs to someone else.")
+    return clip
+
+
+def check_clip_stored(clip: Clip, stored_size: int | None, max_bytes: int) -> None:
+    """Storage may not enforce the upload policy (moto does not), so the size is checked again."""
+    if stored_size is None:
+        raise ClipNotUploaded("The clip has not been uploaded yet.")
+    if stored_size > min(clip.declared_size, max_bytes):
+        raise TooLarge("The uploaded clip is larger than the size it was granted.")
+
+
+def plan_fanout(envelope: FanoutEnvelope, connections: Iterable[Connection]) -> list[str]:
+    """The connections to deliver to: every live connection of the members but the sender's."""
+    targets = (
+        c.connection_id for c in connections if c.connection_id != envelope.sender_connection_id
+    )
+    return list(dict.fromkeys(targets))
+
+
+def fit_in_frame(encoded_sizes: Sequence[int], budget: int = FRAME_BUDGET_BYTES) -> int:
+    """How many leading items fit in one frame (at least one, so a page always advances)."""
+    used = 0
+    for count, size in enumerate(encoded_sizes):
+        used += size + 1
+        if used > budget and count > 0:
+            return count
+    return len(encoded_sizes)

@@ -1,0 +1,181 @@
+"""Chat use cases: upload grants, send, sync, user lookup. Stores and publisher are injected."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chat.bus import FanoutPublisher, PublishFailed
+from chat.clip_store import ClipFiles, ClipStore
+from chat.logic import (
+    check_clip_owner,
+    check_clip_stored,
+    check_direct_recipient,
+    check_upload,
+    clip_key,
+    direct_conversation_id,
+    fit_in_frame,
+)
+from chat.model import (
+    Ack,
+    Clip,
+    ClipStatus,
+    FanoutEnvelope,
+    Message,
+    Origin,
+    UploadGrant,
+    UserProfile,
+)
+from chat.store import ConversationStore, MessageStore, UserDirectory
+from chat.wire import (
+    LookupUserRequest,
+    SendRequest,
+    SyncRequest,
+    UploadRequest,
+    message_frame,
+    messages_frame,
+)
+from common.clock import Clock, IdFactory
+from common.errors import Forbidden, NotFound
+from common.events import Caller
+from common.logs import correlation, get_logger
+
+log = get_logger("chat")
+
+# Fans a message out without Redis: (envelope, the API endpoint the send came through).
+DirectFanout = Callable[[FanoutEnvelope, str], None]
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    max_clip_bytes: int
+    upload_url_ttl_seconds: int
+    clip_url_ttl_seconds: int
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        conversations: ConversationStore,
+        messages: MessageStore,
+        clips: ClipStore,
+        files: ClipFiles,
+        users: UserDirectory,
+        publisher: FanoutPublisher,
+        direct_fanout: DirectFanout,
+        clock: Clock,
+        ids: IdFactory,
+        limits: ChatLimits,
+    ) -> None:
+        self._conversations = conversations
+        self._messages = messages
+        self._clips = clips
+        self._files = files
+        self._users = users
+        self._publisher = publisher
+        self._direct_fanout = direct_fanout
+        self._clock = clock
+        self._ids = ids
+        self._limits = limits
+
+    def request_upload(self, caller: Caller, request: UploadRequest) -> UploadGrant:
+        check_upload(request, self._limits.max_clip_bytes)
+        clip_id = self._ids.new("c")
+        key = clip_key(caller.user_id, clip_id)
+        self._clips.put(
+            Clip(
+                clip_id=clip_id,
+                owner_id=caller.user_id,
+                content_type=request.content_type,
+                declared_size=request.size,
+                status=ClipStatus.AWAITING_UPLOAD,
+                created_at=self._clock.now(),
+                key=key,
+            )
+        )
+        return self._files.upload_grant(
+            clip_id, key, request.content_type, request.size, self._limits.upload_url_ttl_seconds
+        )
+
+    def send(self, origin: Origin, request: SendRequest) -> Ack:
+        """Store the message once and hand it to fan-out; a retry gets the first ack again."""
+        sender = origin.caller.user_id
+        earlier = self._messages.find_ack(sender, request.client_message_id)
+        if earlier is not None:
+            return earlier
+        conversation_id = self._conversation_for(sender, request)
+        clip = check_clip_owner(self._clips.get(request.clip_id), sender)
+        check_clip_stored(clip, self._files.stored_size(clip.key), self._limits.max_clip_bytes)
+        draft = Message(
+            conversation_id=conversation_id,
+            seq=0,
+            message_id=self._ids.new("m"),
+            sender_id=sender,
+            clip_id=clip.clip_id,
+            client_message_id=request.client_message_id,
+            sent_at=self._clock.now(),
+        )
+        ack, stored_now = self._messages.append(draft)
+        if stored_now:
+            stored = Message(**{**draft.__dict__, "seq": ack.seq})
+            with correlation(messageId=ack.message_id):
+                self._publish(origin, stored, clip)
+        return ack
+
+    def sync(self, caller: Caller, request: SyncRequest) -> dict[str, Any]:
+        """The ``messages`` frame: messages after ``afterSeq`` in order, as many as fit a frame."""
+        self._require_member(request.conversation_id, caller.user_id)
+        messages, more = self._messages.after(
+            request.conversation_id, request.after_seq, request.limit
+        )
+        clips = self._clips.get_many(m.clip_id for m in messages)
+        rendered = [self._render(m, clips[m.clip_id]) for m in messages]
+        count = fit_in_frame([len(json.dumps(r)) for r in rendered])
+        return messages_frame(
+            request.conversation_id, rendered[:count], more or count < len(rendered)
+        )
+
+    def lookup_user(self, request: LookupUserRequest) -> UserProfile:
+        if request.user_id is not None:
+            profile = self._users.get(request.user_id)
+        else:
+            assert request.username is not None  # parse_lookup_user guarantees exactly one
+            profile = self._users.by_username(request.username)
+        if profile is None:
+            raise NotFound("No such user.")
+        return profile
+
+    def _conversation_for(self, sender: str, request: SendRequest) -> str:
+        if request.to is None:
+            assert request.conversation_id is not None  # parse_send guarantees exactly one
+            self._require_member(request.conversation_id, sender)
+            return request.conversation_id
+        check_direct_recipient(sender, request.to)
+        if self._users.get(request.to) is None:
+            raise NotFound("No user has that id.")
+        conversation_id = direct_conversation_id(sender, request.to)
+        self._conversations.ensure_direct(conversation_id, (sender, request.to), self._clock.now())
+        return conversation_id
+
+    def _require_member(self, conversation_id: str, user_id: str) -> None:
+        # Unknown and foreign conversations answer alike, so ids cannot be probed.
+        if not self._conversations.is_member(conversation_id, user_id):
+            raise Forbidden("You are not a member of that conversation.")
+
+    def _render(self, message: Message, clip: Clip) -> dict[str, Any]:
+        url = self._files.download_url(clip.key, self._limits.clip_url_ttl_seconds)
+        return message_frame(message, clip, url)
+
+    def _publish(self, origin: Origin, message: Message, clip: Clip) -> None:
+        payload = json.dumps(self._render(message, clip), separators=(",", ":"))
+        envelope = FanoutEnvelope(message.conversation_id, origin.connection_id, payload)
+        try:
+            receivers = self._publisher.publish(envelope)
+        except PublishFailed as error:
+            log.warning("publish failed (%s); fanning out directly", error)
+            receivers = 0
+        if receivers == 0:
+            self._direct_fanout(envelope, origin.api_endpoint)

@@ -1,0 +1,103 @@
+"""The one factory for AWS and Redis clients: lazily built, once per process, from Settings.
+
+Endpoint overrides (``AWS_ENDPOINT_URL`` and the per-service variables) are the only thing that
+differs between AWS, a laptop and the tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import boto3
+import redis
+from botocore.config import Config
+
+from common.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+T = TypeVar("T")
+
+
+class Clients:
+    """Builds each client on first use and reuses it; boto3 clients are thread-safe once built."""
+
+    def __init__(self, settings: Settings, redis_client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self._session = boto3.session.Session(region_name=settings.region)
+        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {} if redis_client is None else {"redis": redis_client}
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", self._aws("dynamodb"))
+
+    @property
+    def s3(self) -> S3Client:
+        return cast("S3Client", self._aws("s3"))
+
+    @property
+    def sqs(self) -> SQSClient:
+        return cast("SQSClient", self._aws("sqs"))
+
+    @property
+    def cognito(self) -> CognitoIdentityProviderClient:
+        return cast("CognitoIdentityProviderClient", self._aws("cognito-idp"))
+
+    def management_api(self, endpoint: str) -> ApiGatewayManagementApiClient:
+        """A client for one WebSocket API's ``@connections`` endpoint (``https://host/stage``)."""
+        return self._once(
+            f"apigatewaymanagementapi:{endpoint}",
+            lambda: self._session.client(
+                "apigatewaymanagementapi",
+                endpoint_url=self.settings.service_endpoints.get("apigatewaymanagementapi")
+                or endpoint,
+                config=_config(max_pool_connections=64),
+            ),
+        )
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self._once(
+            "redis",
+            lambda: redis.Redis.from_url(
+                self.settings.require("redis_url"),
+                socket_timeout=5,
+                socket_connect_timeout=2,
+                health_check_interval=30,
+            ),
+        )
+
+    def _aws(self, service: str) -> Any:
+        endpoint = self.settings.endpoint_for(service)
+        extra: dict[str, Any] = {}
+        if service == "s3":
+            # Presigned URLs must be SigV4; a custom endpoint (moto, MinIO) wants path-style.
+            extra["signature_version"] = "s3v4"
+            extra["s3"] = {"addressing_style": "path" if endpoint else "auto"}
+        return self._once(
+            service,
+            lambda: self._session.client(service, endpoint_url=endpoint, config=_config(**extra)),  # type: ignore[call-overload]
+        )
+
+    def _once(self, key: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = build()
+            return cast(T, self._built[key])
+
+
+def _config(**extra: Any) -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=10,
+        **extra,
+    )

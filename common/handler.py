@@ -1,0 +1,158 @@
+"""The one handler wrapper: event view, log context, error mapping, response.
+
+Handlers written with these decorators are a few lines: they take a typed view and their
+dependencies and return a plain dict. Tests pass ``deps=`` to use fakes.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from common.errors import BadRequest, SottoError, Unauthorized, error_body, error_frame, http_status
+from common.events import AuthorizerRequest, WebSocketEvent, reply
+from common.logs import correlation, get_logger
+
+D = TypeVar("D")
+D_contra = TypeVar("D_contra", contravariant=True)
+Body = dict[str, Any]
+Answer = Mapping[str, Any] | None
+
+log = get_logger("handler")
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+
+
+class Handler(Protocol[D_contra]):
+    """A Lambda entry point; tests pass ``deps=`` to replace the composition root's clients."""
+
+    def __call__(
+        self, event: Mapping[str, Any], context: Any = None, *, deps: D_contra | None = None
+    ) -> dict[str, Any]: ...
+
+
+def action(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[WebSocketEvent, Body, D], Answer]], Handler[D]]:
+    """A route whose body is a JSON request: the answer (or error frame) goes back to the sender."""
+
+    def decorate(route: Callable[[WebSocketEvent, Body, D], Answer]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            view = WebSocketEvent(event)
+            request_id: str | None = None
+            with correlation(
+                connectionId=view.connection_id, requestId=_invocation_id(context, view)
+            ):
+                try:
+                    body = view.json_body()
+                    request_id = _request_id(body)
+                    answer = route(view, body, deps if deps is not None else load_deps())
+                except Exception as exc:  # every failure becomes one error frame
+                    _log_failure(exc, view.route_key)
+                    return reply(error_frame(exc, request_id))
+                if answer is None:
+                    return reply()
+                return reply(_with_request_id(answer, request_id))
+
+        return handler
+
+    return decorate
+
+
+def lifecycle(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[WebSocketEvent, D], None]], Handler[D]]:
+    """``$connect`` / ``$disconnect``: a non-2xx status refuses the handshake."""
+
+    def decorate(route: Callable[[WebSocketEvent, D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            view = WebSocketEvent(event)
+            with correlation(
+                connectionId=view.connection_id, requestId=_invocation_id(context, view)
+            ):
+                try:
+                    route(view, deps if deps is not None else load_deps())
+                except Exception as exc:
+                    _log_failure(exc, view.route_key)
+                    return reply(error_body(exc), status=http_status(exc))
+                return reply()
+
+        return handler
+
+    return decorate
+
+
+class UnauthorizedSignal(Exception):
+    """API Gateway turns an authorizer failing with exactly ``Unauthorized`` into HTTP 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def authorizer(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[AuthorizerRequest, D], dict[str, Any]]], Handler[D]]:
+    """A Lambda REQUEST authorizer: returns an IAM policy, or fails with ``Unauthorized``."""
+
+    def decorate(route: Callable[[AuthorizerRequest, D], dict[str, Any]]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            view = AuthorizerRequest(event)
+            with correlation(requestId=_invocation_id(context, None)):
+                try:
+                    return route(view, deps if deps is not None else load_deps())
+                except Unauthorized as exc:
+                    log.info("connection refused: %s", exc.message)
+                    raise UnauthorizedSignal() from None
+
+        return handler
+
+    return decorate
+
+
+def _request_id(body: Body) -> str | None:
+    value = body.get("requestId")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadRequest("requestId must be a string.", field="requestId")
+    text = str(value)
+    if len(text) > MAX_REQUEST_ID_LENGTH:
+        raise BadRequest(
+            f"requestId is longer than {MAX_REQUEST_ID_LENGTH} characters.", field="requestId"
+        )
+    return text
+
+
+def _with_request_id(answer: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
+    if request_id is None:
+        return dict(answer)
+    return {"type": answer["type"], "requestId": request_id, **answer}
+
+
+def _invocation_id(context: Any, view: WebSocketEvent | None) -> str:
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        return str(request_id)
+    return view.request_id if view is not None and view.request_id else uuid.uuid4().hex
+
+
+def _log_failure(exc: Exception, route_key: str) -> None:
+    if isinstance(exc, SottoError):
+        log.info("%s refused: %s (%s)", route_key, exc.code, exc.message)
+    else:
+        log.exception("%s failed unexpectedly", route_key)

@@ -1,0 +1,75 @@
+"""Structured logs with correlation ids; never tokens, bodies or presigned URLs."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_correlation: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "sotto_correlation", default=None
+)
+
+
+@contextmanager
+def correlation(**ids: str) -> Iterator[None]:
+    """Attach ids (connection, request, message) to every log line written inside the block."""
+    token = _correlation.set({**(_correlation.get() or {}), **{k: v for k, v in ids.items() if v}})
+    try:
+        yield
+    finally:
+        _correlation.reset(token)
+
+
+class _CorrelationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation = _correlation.get() or {}
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, as CloudWatch Logs Insights likes it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "correlation", {}),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Short human lines for the local console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ids = getattr(record, "correlation", {})
+        suffix = f"  [{' '.join(f'{k}={v}' for k, v in ids.items())}]" if ids else ""
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.getMessage()}{suffix}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(level: str, *, human: bool = False) -> None:
+    """Set up the root ``sotto`` logger once (Lambda, the launcher and the fan-out service)."""
+    logger = logging.getLogger("sotto")
+    logger.setLevel(level)
+    if any(getattr(h, "_sotto", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(ConsoleFormatter() if human else JsonFormatter())
+    handler.addFilter(_CorrelationFilter())
+    handler._sotto = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"sotto.{name}")

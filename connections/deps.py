@@ -1,0 +1,43 @@
+"""Composition root of the connections functions: built lazily, once per Lambda container."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from common.clients import Clients
+from common.clock import Clock, SystemClock
+from common.runtime import once, process_clients
+from connections.model import TokenExpectations
+from connections.service import ConnectionService
+from connections.store import ConnectionStore, PresenceStore
+from connections.tokens import JwksKeys, TokenVerifier
+
+
+@dataclass
+class ConnectionsDeps:
+    clients: Clients
+    clock: Clock = field(default_factory=SystemClock)
+
+    @functools.cached_property
+    def connections(self) -> ConnectionService:
+        settings = self.clients.settings
+        return ConnectionService(
+            store=ConnectionStore(self.clients.dynamodb, settings.connections_table),
+            presence=PresenceStore(self.clients.redis, settings.redis_namespace),
+            clock=self.clock,
+            ttl_seconds=settings.max_connection_seconds,
+        )
+
+    @functools.cached_property
+    def verifier(self) -> TokenVerifier:
+        settings = self.clients.settings
+        expected = TokenExpectations(
+            issuer=settings.cognito_issuer,
+            client_id=settings.require("cognito_client_id"),
+        )
+        return TokenVerifier(JwksKeys(settings.jwks_url, self.clock), expected, self.clock)
+
+
+def load() -> ConnectionsDeps:
+    return once("connections", lambda: ConnectionsDeps(process_clients()))

@@ -1,0 +1,28 @@
+"""What the connections package knows: live WebSocket connections and who owns them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.clock import epoch_seconds
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    user_id: str
+    connected_at: datetime
+    expires_at: int  # epoch seconds; DynamoDB's TTL attribute, filtered on read as TTL is lazy
+
+    def is_live(self, now: datetime) -> bool:
+        return self.expires_at > epoch_seconds(now)
+
+
+@dataclass(frozen=True)
+class TokenExpectations:
+    """What a Cognito token must say to be accepted for this user pool and app client."""
+
+    issuer: str
+    client_id: str
+    leeway_seconds: int = 0

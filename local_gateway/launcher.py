@@ -1,0 +1,239 @@
+"""One command runs all of Sotto on a laptop: moto's server for AWS, Redis (real when
+``REDIS_URL`` is set, else fakeredis over TCP), the local gateway and the fan-out subscriber.
+
+Handlers run in this process exactly as Lambda runs them; they find their resources through the
+same environment variables that ``serverless.yml`` sets in AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import socket
+import threading
+from collections.abc import MutableMapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from fakeredis import TcpFakeServer
+from moto.server import ThreadedMotoServer
+
+from chat.bus import FanoutSubscriber, fanout_channel
+from chat.deps import load as load_chat
+from common import runtime
+from common.clients import Clients
+from common.settings import Settings
+from local_gateway.delivery import GatewayDelivery
+from local_gateway.limits import GatewayLimits
+from local_gateway.provision import DemoUser, ensure_demo_users, provision
+from local_gateway.routes import AUTHORIZER, load_function, load_routes
+from local_gateway.server import GatewayConfig, LocalGateway
+
+log = logging.getLogger("sotto.launcher")
+
+# moto accepts any credentials; boto3 only needs some to sign with.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sotto-local", "AWS_SECRET_ACCESS_KEY": "sotto-local"}
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What a client needs to use the stack; written to the info file and printed."""
+
+    ws_url: str
+    management_endpoint: str
+    aws_endpoint: str
+    region: str
+    user_pool_id: str
+    client_id: str
+    redis: str
+    demo_users: list[DemoUser] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+class LocalStack:
+    """Starts and stops the whole local stack inside the running event loop."""
+
+    def __init__(self, env: MutableMapping[str, str]) -> None:
+        self._env = env
+        self._settings = Settings.from_env(env)
+        self._moto: ThreadedMotoServer | None = None
+        self._fake_redis: TcpFakeServer | None = None
+        self._gateway: LocalGateway | None = None
+        self._subscriber_task: asyncio.Task[None] | None = None
+
+    @property
+    def gateway(self) -> LocalGateway:
+        assert self._gateway is not None, "start() first"
+        return self._gateway
+
+    async def start(self) -> StackInfo:
+        settings = self._settings
+        aws_endpoint = settings.endpoint_url or self._start_moto()
+        redis_url = settings.redis_url or self._start_fake_redis()
+        for key, value in LOCAL_CREDENTIALS.items():
+            self._env.setdefault(key, value)
+        self._env.update(
+            {
+                "AWS_ENDPOINT_URL": aws_endpoint,
+                "REDIS_URL": redis_url,
+                "AWS_REGION": settings.region,
+            }
+        )
+        clients = Clients(Settings.from_env(self._env))
+        pool = await asyncio.to_thread(provision, clients)
+        users = await asyncio.to_thread(ensure_demo_users, clients, pool)
+
+        self._gateway = LocalGateway(
+            GatewayConfig(
+                host=settings.gateway_host,
+                ws_port=settings.gateway_ws_port,
+                http_port=settings.gateway_http_port,
+                stage=settings.stage,
+                region=settings.region,
+                limits=GatewayLimits(
+                    idle_timeout_seconds=settings.idle_timeout_seconds,
+                    max_lifetime_seconds=settings.max_connection_seconds,
+                ),
+            ),
+            routes=load_routes(),
+            authorizer=load_function(AUTHORIZER),
+        )
+        _check_free(settings.gateway_host, settings.gateway_http_port, "SOTTO_GATEWAY_HTTP_PORT")
+        management = await self._gateway.start_http()
+        self._env.update(
+            {
+                "SOTTO_COGNITO_USER_POOL_ID": pool.pool_id,
+                "SOTTO_COGNITO_CLIENT_ID": pool.client_id,
+                "SOTTO_MANAGEMENT_ENDPOINT": management,
+            }
+        )
+        runtime.reset()  # handlers read the completed environment from here on
+        await self._start_subscriber(redis_url)
+        _check_free(settings.gateway_host, settings.gateway_ws_port, "SOTTO_GATEWAY_WS_PORT")
+        ws_url = await self._gateway.start_websocket()
+        return StackInfo(
+            ws_url=ws_url,
+            management_endpoint=management,
+            aws_endpoint=aws_endpoint,
+            region=settings.region,
+            user_pool_id=pool.pool_id,
+            client_id=pool.client_id,
+            redis=redis_url if settings.redis_url else f"fakeredis at {redis_url}",
+            demo_users=users,
+        )
+
+    async def stop(self) -> None:
+        if self._subscriber_task is not None:
+            self._subscriber_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._subscriber_task
+        if self._gateway is not None:
+            await self._gateway.stop()
+        runtime.reset()
+        if self._fake_redis is not None:
+            self._fake_redis.shutdown()
+            self._fake_redis.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+
+    async def _start_subscriber(self, redis_url: str) -> None:
+        chat = load_chat()
+        fanout = chat.fanout(GatewayDelivery(self.gateway.registry))
+        subscriber = FanoutSubscriber(
+            connect=lambda: aioredis.from_url(redis_url),
+            channel=fanout_channel(self._settings.redis_namespace),
+            handle=fanout.fan_out,
+        )
+        self._subscriber_task = asyncio.create_task(subscriber.run(), name="fanout-subscriber")
+        await asyncio.wait_for(subscriber.wait_subscribed(), timeout=10)
+
+    def _start_moto(self) -> str:
+        host, port = self._settings.gateway_host, self._settings.local_aws_port
+        _check_free(host, port, "SOTTO_LOCAL_AWS_PORT")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._moto.start()
+        bound_host, bound_port = self._moto.get_host_and_port()
+        return f"http://{bound_host}:{bound_port}"
+
+    def _start_fake_redis(self) -> str:
+        server = TcpFakeServer((self._settings.gateway_host, 0))
+        server.daemon_threads = True
+        server.block_on_close = False
+        threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()
+        self._fake_redis = server
+        return f"redis://{self._settings.gateway_host}:{server.server_address[1]}"
+
+
+def _check_free(host: str, port: int, key: str) -> None:
+    """Fail with the setting to change rather than hang or print a bind traceback."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUse(f"{host}:{port} is in use; set {key} to another port") from None
+
+
+def banner(info: StackInfo, info_file: Path | None) -> str:
+    users = "\n".join(
+        f"    {u.username:<8} password {u.password:<14} user id {u.user_id}"
+        for u in info.demo_users
+    )
+    by_name = {u.username: u for u in info.demo_users}
+    alice, bob = (
+        by_name.get("alice", DemoUser("alice", "", "?")),
+        by_name.get("bob", DemoUser("bob", "", "?")),
+    )
+    return f"""
+Sotto is running locally.
+
+  WebSocket API      {info.ws_url}?token=<Cognito ID or access token>
+  @connections API   {info.management_endpoint}
+  AWS endpoint       {info.aws_endpoint}   (moto; region {info.region})
+  Redis              {info.redis}
+  Cognito user pool  {info.user_pool_id}
+  Cognito app client {info.client_id}   (sign in with USER_PASSWORD_AUTH)
+
+  Demo users:
+{users}
+
+  Try it, in two more terminals:
+    .venv/bin/sotto listen --user {bob.username} --password {bob.password}
+    .venv/bin/sotto say --user {alice.username} --password {alice.password} --to {bob.username} --tone 2
+  (or: sotto say ... --to bob path/to/clip.wav)
+{f"  Client settings written to {info_file}" if info_file else ""}
+Press Ctrl+C to stop.
+"""
+
+
+async def serve(env: MutableMapping[str, str], info_file: Path | None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stack = LocalStack(env)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        info = await stack.start()
+        if info_file is not None:
+            info_file.parent.mkdir(parents=True, exist_ok=True)
+            info_file.write_text(info.to_json())
+        print(banner(info, info_file), flush=True)
+        await stop.wait()
+    finally:
+        await stack.stop()
+        if info_file is not None:
+            info_file.unlink(missing_ok=True)

@@ -1,0 +1,256 @@
+"""Creates what the handlers expect to exist, idempotently: tables, bucket, queues, user pool,
+demo users. Runs against moto's server locally; the AWS stack is ``serverless.yml``'s job."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chat.model import UserProfile
+from chat.store import UserDirectory
+from common.clients import Clients
+from common.logs import get_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
+
+log = get_logger("provision")
+
+UPLOAD_PREFIX = "clips/raw/"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    password: str
+    user_id: str = ""
+
+
+DEMO_USERS: Sequence[DemoUser] = (
+    DemoUser("alice", "Alice", "Alice-pass-1"),
+    DemoUser("bob", "Bob", "Bob-pass-1"),
+    DemoUser("carol", "Carol", "Carol-pass-1"),
+)
+
+
+@dataclass(frozen=True)
+class UserPool:
+    pool_id: str
+    client_id: str
+
+
+def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
+    """Every table with its keys and indexes: on demand, encrypted."""
+    s = clients.settings
+    return [
+        _table(s.connections_table, {"connectionId": "S"}, {"byUser": ("userId", "connectionId")}),
+        _table(s.users_table, {"userId": "S"}, {"byUsername": ("username", None)}),
+        _table(
+            s.conversations_table,
+            {"conversationId": "S", "sk": "S"},
+            {"byUser": ("userId", "conversationId")},
+        ),
+        _table(s.messages_table, {"conversationId": "S", "seq": "N"}),
+        _table(s.clips_table, {"clipId": "S"}),
+    ]
+
+
+def _table(
+    name: str,
+    keys: dict[str, str],
+    indexes: dict[str, tuple[str, str | None]] | None = None,
+) -> CreateTableInputTypeDef:
+    """``keys``: attribute -> type, hash key first; ``indexes``: name -> (hash, range)."""
+    types = dict(keys)
+    for hash_key, range_key in (indexes or {}).values():
+        types.setdefault(hash_key, "S")
+        if range_key:
+            types.setdefault(range_key, "S")
+    spec: CreateTableInputTypeDef = {
+        "TableName": name,
+        "KeySchema": _key_schema(*keys),
+        "AttributeDefinitions": [
+            {"AttributeName": attribute, "AttributeType": kind}  # type: ignore[typeddict-item]
+            for attribute, kind in types.items()
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+        "SSESpecification": {"Enabled": True},
+    }
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": _key_schema(hash_key, *([range_key] if range_key else [])),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (hash_key, range_key) in indexes.items()
+        ]
+    return spec
+
+
+def _key_schema(*names: str) -> Any:
+    return [
+        {"AttributeName": name, "KeyType": "HASH" if i == 0 else "RANGE"}
+        for i, name in enumerate(names)
+    ]
+
+
+TTL_ATTRIBUTES = {"connections_table": "expiresAt"}
+
+
+def provision(clients: Clients) -> UserPool:
+    """Everything, in dependency order; safe to run again against the same endpoint."""
+    create_tables(clients)
+    create_buckets(clients)
+    create_queues(clients)
+    pool = ensure_user_pool(clients)
+    log.info("local resources ready")
+    return pool
+
+
+def create_tables(clients: Clients) -> None:
+    existing = set(clients.dynamodb.list_tables()["TableNames"])
+    for spec in table_specs(clients):
+        if spec["TableName"] in existing:
+            continue
+        clients.dynamodb.create_table(**spec)
+    for setting, attribute in TTL_ATTRIBUTES.items():
+        clients.dynamodb.update_time_to_live(
+            TableName=getattr(clients.settings, setting),
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+        )
+
+
+def create_buckets(clients: Clients) -> None:
+    bucket = clients.settings.clips_bucket
+    try:
+        clients.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        clients.s3.create_bucket(Bucket=bucket)
+    clients.s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    # Browsers upload with the presigned POST and play the presigned GET.
+    clients.s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["GET", "POST"],
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
+
+
+def create_queues(clients: Clients) -> None:
+    """The raw-upload queue with its dead-letter queue, fed by the bucket's notifications."""
+    name = clients.settings.uploads_queue
+    dlq_url = clients.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = clients.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    queue_url = clients.sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+        },
+    )["QueueUrl"]
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    clients.s3.put_bucket_notification_configuration(
+        Bucket=clients.settings.clips_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}
+                    },
+                }
+            ]
+        },
+    )
+
+
+def ensure_user_pool(clients: Clients) -> UserPool:
+    cognito = clients.cognito
+    name = f"sotto-{clients.settings.stage}"
+    pools = cognito.get_paginator("list_user_pools").paginate(PaginationConfig={"PageSize": 60})
+    pool_id = next(
+        (p["Id"] for page in pools for p in page["UserPools"] if p["Name"] == name), None
+    )
+    if pool_id is None:
+        pool_id = cognito.create_user_pool(
+            PoolName=name,
+            Policies={
+                "PasswordPolicy": {
+                    "MinimumLength": 8,
+                    "RequireUppercase": True,
+                    "RequireLowercase": True,
+                    "RequireNumbers": True,
+                    "RequireSymbols": False,
+                }
+            },
+        )["UserPool"]["Id"]
+    client_name = f"{name}-app"
+    apps = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    client_id = next((a["ClientId"] for a in apps if a["ClientName"] == client_name), None)
+    if client_id is None:
+        client_id = cognito.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=client_name,
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+    return UserPool(pool_id=pool_id, client_id=client_id)
+
+
+def ensure_demo_users(
+    clients: Clients, pool: UserPool, users: Sequence[DemoUser] = DEMO_USERS
+) -> list[DemoUser]:
+    """Confirmed users with permanent passwords, and their profiles in the users table."""
+    directory = UserDirectory(clients.dynamodb, clients.settings.users_table)
+    return [_ensure_user(clients, pool, directory, user) for user in users]
+
+
+def _ensure_user(
+    clients: Clients, pool: UserPool, directory: UserDirectory, user: DemoUser
+) -> DemoUser:
+    cognito = clients.cognito
+    with contextlib.suppress(cognito.exceptions.UsernameExistsException):
+        cognito.admin_create_user(
+            UserPoolId=pool.pool_id,
+            Username=user.username,
+            UserAttributes=[{"Name": "name", "Value": user.display_name}],
+            TemporaryPassword=user.password,
+            MessageAction="SUPPRESS",
+        )
+    cognito.admin_set_user_password(
+        UserPoolId=pool.pool_id, Username=user.username, Password=user.password, Permanent=True
+    )
+    attributes = cognito.admin_get_user(UserPoolId=pool.pool_id, Username=user.username)[
+        "UserAttributes"
+    ]
+    user_id = next(a["Value"] for a in attributes if a["Name"] == "sub")
+    directory.put(UserProfile(user_id, user.username, user.display_name), datetime.now(UTC))
+    return DemoUser(user.username, user.display_name, user.password, user_id)

@@ -1,0 +1,53 @@
+"""The WebSocket API's routes: which handler serves which route key, and route selection.
+
+The table names handlers by module path, as ``serverless.yml`` does, so the gateway runs
+exactly the functions AWS runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from common.events import CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE
+
+AUTHORIZER = "connections.handlers.authorize"
+
+WEBSOCKET_ROUTES: Mapping[str, str] = {
+    CONNECT_ROUTE: "connections.handlers.connect",
+    DISCONNECT_ROUTE: "connections.handlers.disconnect",
+    DEFAULT_ROUTE: "connections.handlers.default",
+    "ping": "connections.handlers.ping",
+    "upload": "chat.handlers.upload",
+    "send": "chat.handlers.send",
+    "sync": "chat.handlers.sync",
+    "lookupUser": "chat.handlers.lookup_user",
+}
+
+LambdaFunction = Callable[..., dict[str, Any]]
+
+
+def select_route(body: str, route_keys: Mapping[str, object]) -> str:
+    """API Gateway's ``$request.body.action`` selection: an action route if the body is a JSON
+    object whose ``action`` names one, else ``$default``."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return DEFAULT_ROUTE
+    action = parsed.get("action") if isinstance(parsed, dict) else None
+    if isinstance(action, str) and not action.startswith("$") and action in route_keys:
+        return action
+    return DEFAULT_ROUTE
+
+
+def load_function(path: str) -> LambdaFunction:
+    """``package.module.function`` -> the function, as Lambda resolves a handler setting."""
+    module_name, _, attribute = path.rpartition(".")
+    function: LambdaFunction = getattr(importlib.import_module(module_name), attribute)
+    return function
+
+
+def load_routes(table: Mapping[str, str] = WEBSOCKET_ROUTES) -> dict[str, LambdaFunction]:
+    return {route: load_function(path) for route, path in table.items()}

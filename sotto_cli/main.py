@@ -1,0 +1,160 @@
+"""``sotto``: run the local stack, listen for voice messages, say one.
+
+sotto dev
+sotto listen --user bob --password ... [--save DIR]
+sotto say --user alice --password ... --to bob clip.wav   (or --tone 2)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sotto_cli.audio import content_type_of, extension_for, tone_wav
+from sotto_cli.client import SottoClient, download, sign_in, upload
+from sotto_cli.config import DEFAULT_INFO_FILE, ClientConfig, load_config
+from sotto_cli.errors import CliError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "dev":
+        from local_gateway.__main__ import main as run_dev  # noqa: PLC0415 (local extra only)
+
+        return run_dev(["--info-file", str(args.info_file)])
+    try:
+        config = load_config(
+            os.environ,
+            args.info_file,
+            {
+                "ws_url": args.ws_url,
+                "client_id": args.client_id,
+                "region": args.region,
+                "cognito_endpoint": args.cognito_endpoint,
+            },
+        )
+        if args.command == "listen":
+            asyncio.run(listen(config, args.user, args.password, args.save))
+        else:
+            asyncio.run(say(config, args))
+    except CliError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def listen(config: ClientConfig, user: str, password: str, save: Path | None) -> None:
+    client = await SottoClient.connect(config.ws_url, sign_in(config, user, password))
+    names: dict[str, str] = {}
+    print(f"listening as {user}; Ctrl+C to stop", flush=True)
+    try:
+        async for event in client.events():
+            if event.get("type") == "message":
+                await _show_message(client, event, names, save)
+            elif event.get("type") == "error":
+                print(f"error: {event.get('code')}: {event.get('message')}", flush=True)
+            else:
+                print(f"{event.get('type')}: {event}", flush=True)
+    finally:
+        await client.close()
+    raise CliError("disconnected", f"The server closed the connection ({client.close_reason}).")
+
+
+async def _show_message(
+    client: SottoClient, event: dict[str, Any], names: dict[str, str], save: Path | None
+) -> None:
+    sender = str(event.get("from"))
+    if sender not in names:
+        try:
+            names[sender] = (await client.request("lookupUser", userId=sender))["username"]
+        except CliError:
+            names[sender] = sender
+    clip = event.get("clip") or {}
+    duration = clip.get("durationMs")
+    length = f"{duration / 1000:.1f} s" if isinstance(duration, int | float) else "length unknown"
+    at = datetime.fromisoformat(str(event.get("sentAt")).replace("Z", "+00:00")).astimezone()
+    print(
+        f"[{at:%H:%M:%S}] {names[sender]}: voice message #{event.get('seq')} ({length})\n"
+        f"    play: {clip.get('url')}",
+        flush=True,
+    )
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        extension = extension_for(str(clip.get("contentType", "")))
+        target = save / f"{event.get('messageId')}{extension}"
+        target.write_bytes(await asyncio.to_thread(download, str(clip.get("url"))))
+        print(f"    saved: {target}", flush=True)
+
+
+async def say(config: ClientConfig, args: argparse.Namespace) -> None:
+    data, content_type, filename = _clip_to_send(args)
+    client = await SottoClient.connect(config.ws_url, sign_in(config, args.user, args.password))
+    try:
+        target: dict[str, str]
+        if args.conversation:
+            target = {"conversationId": args.conversation}
+        else:
+            target = {"to": (await client.request("lookupUser", username=args.to))["userId"]}
+        grant = await client.request("upload", contentType=content_type, size=len(data))
+        await asyncio.to_thread(upload, grant, data, content_type, filename)
+        ack = await client.request(
+            "send", clientMessageId=str(uuid.uuid4()), clipId=grant["clipId"], **target
+        )
+    finally:
+        await client.close()
+    print(f"sent: message {ack['messageId']} is #{ack['seq']} in {ack['conversationId']}")
+
+
+def _clip_to_send(args: argparse.Namespace) -> tuple[bytes, str, str]:
+    if args.tone is not None:
+        if not 0 < args.tone <= 60:  # noqa: PLR2004
+            raise CliError("bad_request", "--tone takes 0 to 60 seconds.")
+        return tone_wav(args.tone), "audio/wav", "tone.wav"
+    if args.file is None:
+        raise CliError("bad_request", "Give an audio file or --tone SECONDS.")
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CliError("bad_request", f"Cannot read {path}: {error.strerror}") from None
+    return data, args.content_type or content_type_of(path, data[:16]), path.name
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sotto", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="run the whole stack locally")
+    dev.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
+    for name, text in (("listen", "print voice messages as they arrive"), ("say", "send one")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--user", required=True)
+        command.add_argument("--password", required=True)
+        command.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
+        command.add_argument("--ws-url", help="WebSocket URL of an AWS stage (wss://...)")
+        command.add_argument("--client-id", help="Cognito app client id")
+        command.add_argument("--region")
+        command.add_argument("--cognito-endpoint", help=argparse.SUPPRESS)
+    listen_command = commands.choices["listen"]
+    listen_command.add_argument("--save", type=Path, help="also download each clip here")
+    say_command = commands.choices["say"]
+    recipient = say_command.add_mutually_exclusive_group(required=True)
+    recipient.add_argument("--to", help="user name of the person to send to")
+    recipient.add_argument("--conversation", help="conversation id")
+    say_command.add_argument("file", nargs="?", help="a WAV, Ogg/Opus, MP3, M4A or WebM file")
+    say_command.add_argument(
+        "--tone", type=float, help="send a generated tone of this many seconds"
+    )
+    say_command.add_argument("--content-type", help="override the detected audio type")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

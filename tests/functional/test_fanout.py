@@ -1,0 +1,158 @@
+"""Fan-out: members and live connections from the stores, delivery through the port, the gone
+forgotten; and the Redis hop, on fakeredis and on the real server when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from chat.bus import FanoutPublisher, FanoutSubscriber
+from chat.fanout import FanoutService
+from chat.logic import direct_conversation_id
+from chat.model import FanoutEnvelope
+from chat.store import ConversationStore
+from common.clients import Clients
+from common.clock import ManualClock
+from connections.model import Connection
+from connections.store import ConnectionStore
+from tests.conftest import REAL_REDIS_URL
+from tests.functional.helpers import NOW
+
+
+class RecordingDelivery:
+    def __init__(self, gone: set[str]) -> None:
+        self.gone = gone
+        self.posts: list[tuple[str, list[str]]] = []
+
+    async def deliver(self, payload: str, connection_ids: Sequence[str]) -> set[str]:
+        self.posts.append((payload, list(connection_ids)))
+        return self.gone & set(connection_ids)
+
+
+def test_a_message_reaches_every_live_member_connection_but_the_senders(aws: Clients) -> None:
+    clock = ManualClock(NOW)
+    conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
+    connections = ConnectionStore(aws.dynamodb, aws.settings.connections_table)
+    conversation = direct_conversation_id("alice", "bob")
+    conversations.ensure_direct(conversation, ("alice", "bob"), NOW)
+    live_until = int(NOW.timestamp()) + 3600
+    for connection_id, user in [
+        ("alice-phone", "alice"),
+        ("alice-laptop", "alice"),
+        ("bob-phone", "bob"),
+        ("bob-tablet", "bob"),
+        ("carol-phone", "carol"),
+    ]:
+        connections.put(Connection(connection_id, user, NOW, live_until))
+    connections.put(Connection("bob-expired", "bob", NOW, int(NOW.timestamp()) - 1))
+    delivery = RecordingDelivery(gone={"bob-tablet"})
+    service = FanoutService(conversations, connections, delivery, clock)
+
+    report = asyncio.run(service.fan_out(FanoutEnvelope(conversation, "alice-phone", '{"m":1}')))
+
+    [(payload, targets)] = delivery.posts
+    assert payload == '{"m":1}'
+    assert sorted(targets) == ["alice-laptop", "bob-phone", "bob-tablet"]
+    assert report.delivered == 2 and report.gone == ("bob-tablet",)
+    assert connections.get("bob-tablet") is None  # the gone connection is forgotten
+    assert connections.get("bob-phone") is not None
+
+
+def test_nobody_to_deliver_to_posts_nothing(aws: Clients) -> None:
+    conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
+    conversations.ensure_direct("d_quiet", ("alice", "bob"), NOW)
+    delivery = RecordingDelivery(gone=set())
+    service = FanoutService(
+        conversations,
+        ConnectionStore(aws.dynamodb, aws.settings.connections_table),
+        delivery,
+        ManualClock(NOW),
+    )
+    report = asyncio.run(service.fan_out(FanoutEnvelope("d_quiet", "x", "{}")))
+    assert delivery.posts == [] and report.delivered == 0
+
+
+async def _round_trip(
+    url: str, channel: str, envelopes: list[FanoutEnvelope]
+) -> list[FanoutEnvelope]:
+    received: list[FanoutEnvelope] = []
+
+    async def handle(envelope: FanoutEnvelope) -> None:
+        await asyncio.sleep(0.001 * (hash(envelope.payload) % 3))
+        received.append(envelope)
+
+    subscriber = FanoutSubscriber(lambda: aioredis.from_url(url), channel, handle)
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await asyncio.wait_for(subscriber.wait_subscribed(), 5)
+        publisher = FanoutPublisher(redis.Redis.from_url(url), channel)
+        for envelope in envelopes:
+            assert await asyncio.to_thread(publisher.publish, envelope) == 1
+        async with asyncio.timeout(10):
+            while len(received) < len(envelopes):
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return received
+
+
+def test_published_envelopes_reach_the_subscriber_in_order_per_conversation(redis_url: str) -> None:
+    channel = f"sotto-test-{uuid.uuid4().hex}:fanout"
+    sent = [FanoutEnvelope(f"c{i % 2}", "s", str(i)) for i in range(40)]
+    received = asyncio.run(_round_trip(redis_url, channel, sent))
+    for conversation in ("c0", "c1"):
+        order = [int(e.payload) for e in received if e.conversation_id == conversation]
+        assert order == sorted(order) and len(order) == 20
+
+
+def test_a_publish_nobody_hears_reports_zero_receivers(redis_url: str) -> None:
+    publisher = FanoutPublisher(redis.Redis.from_url(redis_url), f"sotto-test-{uuid.uuid4().hex}")
+    assert publisher.publish(FanoutEnvelope("c", "s", "{}")) == 0
+
+
+@pytest.mark.skipif(not REAL_REDIS_URL, reason="REDIS_URL is not set")
+def test_the_subscriber_resubscribes_after_redis_drops_it() -> None:
+    channel = f"sotto-test-{uuid.uuid4().hex}:fanout"
+    name = f"sotto-test-sub-{uuid.uuid4().hex[:8]}"
+    admin = redis.Redis.from_url(REAL_REDIS_URL)
+    received: list[str] = []
+
+    async def handle(envelope: FanoutEnvelope) -> None:
+        received.append(envelope.payload)
+
+    async def scenario() -> None:
+        subscriber = FanoutSubscriber(
+            lambda: aioredis.from_url(REAL_REDIS_URL, client_name=name),
+            channel,
+            handle,
+            retry_seconds=0.05,
+        )
+        task = asyncio.create_task(subscriber.run())
+        publisher = FanoutPublisher(admin, channel)
+        try:
+            await asyncio.wait_for(subscriber.wait_subscribed(), 5)
+            publisher.publish(FanoutEnvelope("c", "s", "before"))
+            ids = [c["id"] for c in admin.client_list() if c.get("name") == name]
+            assert ids, "the subscriber's connection is named"
+            for client_id in ids:
+                admin.client_kill_filter(_id=client_id)
+            async with asyncio.timeout(10):
+                while publisher.publish(FanoutEnvelope("c", "s", "after")) == 0:
+                    await asyncio.sleep(0.05)
+                while "after" not in received:
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
+    assert received[0] == "before" and "after" in received

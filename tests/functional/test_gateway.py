@@ -1,0 +1,281 @@
+"""The local gateway behaves like API Gateway's WebSocket API (with stand-in handlers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from chat.delivery import ManagementApiDelivery
+from local_gateway.delivery import GatewayDelivery
+from local_gateway.limits import GatewayLimits
+from local_gateway.server import GatewayConfig, LocalGateway
+from tests.functional import stub_handlers
+from tests.functional.stub_handlers import EVENTS, ROUTES
+
+KB = 1024
+
+
+@contextlib.asynccontextmanager
+async def gateway(**limits: float) -> AsyncIterator[LocalGateway]:
+    EVENTS.clear()
+    config = GatewayConfig(
+        host="127.0.0.1",
+        ws_port=0,
+        http_port=0,
+        stage="test",
+        region="us-east-1",
+        limits=GatewayLimits(**limits),  # type: ignore[arg-type]
+    )
+    server = LocalGateway(config, ROUTES, stub_handlers.authorize)
+    await server.start_http()
+    await server.start_websocket()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def run(scenario: Callable[[], Awaitable[None]], timeout: float = 20) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), timeout))
+
+
+async def open_as(server: LocalGateway, token: str) -> ClientConnection:
+    return await connect(f"{server.ws_url}?token={token}", compression=None)
+
+
+async def refusal(server: LocalGateway, query: str) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{server.ws_url}{query}")
+    response = refused.value.response
+    assert response.headers["Content-Type"] == "application/json"
+    return response.status_code, json.loads(response.body)
+
+
+def routes_called() -> list[str]:
+    """Route keys of the events the handlers saw; authorizer events count as "authorizer"."""
+    return [
+        "authorizer" if e.get("type") == "REQUEST" else e["requestContext"]["routeKey"]
+        for e in EVENTS
+    ]
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_handshake_refusals_are_http_statuses_with_json_bodies() -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            assert await refusal(server, "") == (
+                401,
+                {"code": "unauthorized", "message": "A token query parameter is required."},
+            )
+            assert routes_called() == []  # a missing identity source never reaches the authorizer
+            assert (await refusal(server, "?token=forged"))[0] == 401
+            assert (await refusal(server, "?token=deny")) == (
+                403,
+                {"code": "forbidden", "message": "Forbidden"},
+            )
+            assert (await refusal(server, "?token=explode"))[0] == 500
+            assert routes_called() == ["authorizer"] * 3  # $connect never ran for a refused token
+            assert await refusal(server, "?token=full") == (
+                429,
+                {"code": "rate_limited", "message": "Too many connections"},
+            )
+            assert len(server.registry) == 0
+
+    run(scenario)
+
+
+def test_events_carry_api_gateways_shape_and_the_authorizer_context() -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            socket = await open_as(server, "alice")
+            await socket.send(json.dumps({"action": "echo", "hello": 1}))
+            assert json.loads(await socket.recv()) == {"action": "echo", "hello": 1}
+            authorizer_event, connect_event, message_event = EVENTS
+            assert authorizer_event["type"] == "REQUEST"
+            assert authorizer_event["methodArn"].endswith("/test/$connect")
+            assert authorizer_event["queryStringParameters"] == {"token": "alice"}
+            connection_id = connect_event["requestContext"]["connectionId"]
+            assert connect_event["requestContext"]["eventType"] == "CONNECT"
+            assert connect_event["requestContext"]["authorizer"]["principalId"] == "alice"
+            context = message_event["requestContext"]
+            assert (context["routeKey"], context["eventType"], context["connectionId"]) == (
+                "echo",
+                "MESSAGE",
+                connection_id,
+            )
+            assert context["authorizer"]["userId"] == "alice"
+            assert context["stage"] == "test" and context["domainName"].startswith("127.0.0.1:")
+            await socket.close()
+            await until(lambda: "$disconnect" in routes_called())
+            disconnect_event = EVENTS[-1]["requestContext"]
+            assert disconnect_event["connectionId"] == connection_id
+            assert disconnect_event["disconnectStatusCode"] == 1000
+
+    run(scenario)
+
+
+def test_unmatched_frames_go_to_default_and_failures_answer_like_api_gateway() -> None:
+    async def scenario() -> None:
+        async with gateway(integration_timeout_seconds=0.3) as server:
+            socket = await open_as(server, "alice")
+            for body in ('{"action":"dance"}', "not json", '{"action":"$connect"}'):
+                await socket.send(body)
+                assert json.loads(await socket.recv()) == {"type": "default"}
+            await socket.send('{"action":"crash"}')
+            crashed = json.loads(await socket.recv())
+            assert crashed["message"] == "Internal server error" and crashed["connectionId"]
+            await socket.send('{"action":"slow"}')
+            assert json.loads(await socket.recv())["message"] == "Endpoint request timed out"
+            await socket.send('{"action":"silent"}')
+            await socket.send('{"action":"echo","n":2}')
+            assert json.loads(await socket.recv()) == {
+                "action": "echo",
+                "n": 2,
+            }  # silent sent nothing
+            await socket.close()
+
+    run(scenario)
+
+
+def test_frames_over_32_kb_and_messages_over_128_kb_close_with_1009() -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            big_frame = await open_as(server, "alice")
+            await big_frame.send(json.dumps({"action": "echo", "pad": "x" * (32 * KB)}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await big_frame.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+            fragmented = await open_as(server, "alice")
+            body = json.dumps({"action": "echo", "pad": "y" * (120 * KB)})
+            await fragmented.send([body[i : i + 30 * KB] for i in range(0, len(body), 30 * KB)])
+            assert json.loads(await fragmented.recv())["pad"] == "y" * (120 * KB)  # within limits
+            too_long = json.dumps({"action": "echo", "pad": "z" * (128 * KB)})
+            await fragmented.send(
+                [too_long[i : i + 30 * KB] for i in range(0, len(too_long), 30 * KB)]
+            )
+            with pytest.raises(ConnectionClosed) as closed:
+                await fragmented.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+    run(scenario)
+
+
+def test_binary_frames_close_with_1003_and_disconnect_runs() -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            socket = await open_as(server, "alice")
+            await socket.send(b"\x00\x01")
+            with pytest.raises(ConnectionClosed) as closed:
+                await socket.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+            await until(lambda: "$disconnect" in routes_called())
+            assert EVENTS[-1]["requestContext"]["disconnectStatusCode"] == 1003
+
+    run(scenario)
+
+
+def test_idle_connections_close_and_active_ones_stay_until_their_lifetime() -> None:
+    async def scenario() -> None:
+        async with gateway(idle_timeout_seconds=0.4, max_lifetime_seconds=1.5) as server:
+            idle = await open_as(server, "alice")
+            active = await open_as(server, "bob")
+            for _ in range(8):  # 0.8 s of traffic every 0.1 s keeps "active" open
+                await active.send('{"action":"echo"}')
+                await active.recv()
+                await asyncio.sleep(0.1)
+            with pytest.raises(ConnectionClosed) as closed:
+                await idle.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert active.state.name == "OPEN"
+            with pytest.raises(ConnectionClosed) as ended:
+                await keep_talking(active)
+            assert ended.value.rcvd is not None and ended.value.rcvd.code == 1001
+            assert "lifetime" in ended.value.rcvd.reason
+
+    run(scenario)
+
+
+async def keep_talking(socket: ClientConnection) -> None:
+    """Send and receive every 0.1 s until the connection closes."""
+    while True:
+        await socket.send('{"action":"echo"}')
+        await socket.recv()
+        await asyncio.sleep(0.1)
+
+
+def management_client(server: LocalGateway) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=server.management_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+
+def test_connections_api_posts_describes_deletes_and_answers_gone() -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            socket = await open_as(server, "alice")
+            connection_id = EVENTS[1]["requestContext"]["connectionId"]
+            api = management_client(server)
+            await asyncio.to_thread(
+                api.post_to_connection, ConnectionId=connection_id, Data=b'{"hi":1}'
+            )
+            assert json.loads(await socket.recv()) == {"hi": 1}
+            described = await asyncio.to_thread(api.get_connection, ConnectionId=connection_id)
+            assert described["Identity"]["SourceIp"] == "127.0.0.1"
+            assert described["LastActiveAt"] >= described["ConnectedAt"]
+            with pytest.raises(ClientError) as too_big:
+                await asyncio.to_thread(
+                    api.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * KB + 1)
+                )
+            assert too_big.value.response["Error"]["Code"] == "PayloadTooLargeException"
+            await asyncio.to_thread(api.delete_connection, ConnectionId=connection_id)
+            with pytest.raises(ConnectionClosed):
+                await socket.recv()
+            for gone_id in (connection_id, "neverExisted="):
+                with pytest.raises(api.exceptions.GoneException):
+                    await asyncio.to_thread(api.post_to_connection, ConnectionId=gone_id, Data=b"x")
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("adapter", ["management_api", "gateway_sockets"])
+def test_both_delivery_adapters_deliver_and_report_the_gone(adapter: str) -> None:
+    async def scenario() -> None:
+        async with gateway() as server:
+            alice = await open_as(server, "alice")
+            bob = await open_as(server, "bob")
+            ids = [
+                e["requestContext"]["connectionId"]
+                for e in EVENTS
+                if e.get("type") != "REQUEST" and e["requestContext"]["eventType"] == "CONNECT"
+            ]
+            await bob.close()
+            await until(lambda: len(server.registry) == 1)
+            delivery = (
+                ManagementApiDelivery(management_client(server))
+                if adapter == "management_api"
+                else GatewayDelivery(server.registry)
+            )
+            gone = await delivery.deliver('{"type":"message"}', [*ids, "neverExisted="])
+            assert gone == {ids[1], "neverExisted="}
+            assert json.loads(await alice.recv()) == {"type": "message"}
+
+    run(scenario)
