@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import boto3
 import redis
 from botocore.config import Config
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from common.settings import Settings
 
@@ -65,15 +67,7 @@ class Clients:
 
     @property
     def redis(self) -> redis.Redis:
-        return self._once(
-            "redis",
-            lambda: redis.Redis.from_url(
-                self.settings.require("redis_url"),
-                socket_timeout=5,
-                socket_connect_timeout=2,
-                health_check_interval=30,
-            ),
-        )
+        return self._once("redis", lambda: redis_client(self.settings.require("redis_url")))
 
     def _aws(self, service: str) -> Any:
         endpoint = self.settings.endpoint_for(service)
@@ -100,4 +94,16 @@ def _config(**extra: Any) -> Config:
         connect_timeout=3,
         read_timeout=10,
         **extra,
+    )
+
+
+def redis_client(url: str) -> redis.Redis:
+    """Fail fast: Redis is an accelerator here (presence, fan-out), never the durable path, so
+    a request must not stall on it; callers fall back (direct fan-out) when it is down."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=2,
+        socket_connect_timeout=1,
+        health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
     )

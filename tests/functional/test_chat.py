@@ -16,7 +16,7 @@ import requests
 from chat import handlers
 from chat.deps import ChatDeps
 from chat.model import FanoutEnvelope, UserProfile
-from common.clients import Clients
+from common.clients import Clients, redis_client
 from common.clock import ManualClock, SequentialIds
 from common.events import Caller
 from tests.functional.conftest import AtomicRequests
@@ -168,7 +168,7 @@ def test_with_no_subscriber_the_sender_fans_out_directly(deps: RecordingChatDeps
 
 
 def test_with_redis_down_the_send_still_succeeds_and_fans_out_directly(aws: Clients) -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client("redis://127.0.0.1:1")  # nothing listens there
     deps = RecordingChatDeps(Clients(aws.settings, redis_client=dead))
     deps.users.put(UserProfile(BOB.user_id, "bob", "Bob"), NOW)
     ack = send(deps, ALICE, uploaded_clip(deps, ALICE), to=BOB.user_id)

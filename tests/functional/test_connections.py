@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from common.clients import Clients
+from common.clients import Clients, redis_client
 from common.clock import ManualClock, epoch_seconds
 from common.events import Caller, ConnectionInfo, authorizer_request_event
 from common.handler import UnauthorizedSignal
@@ -130,7 +130,7 @@ def test_connect_without_authorizer_context_is_refused(deps: ConnectionsDeps) ->
 
 
 def test_connect_still_succeeds_when_redis_is_down(aws: Clients, clock: ManualClock) -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client("redis://127.0.0.1:1")  # nothing listens there
     deps = ConnectionsDeps(Clients(aws.settings, redis_client=dead), clock=clock)
     assert handlers.connect(connecting(ALICE, "conn-1"), deps=deps) == {"statusCode": 200}
     assert ConnectionStore(aws.dynamodb, aws.settings.connections_table).get("conn-1") is not None

@@ -1,0 +1,47 @@
+"""Test-side helpers over the shipped client (sign-in, requests, upload)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from sotto_cli.audio import tone_wav
+from sotto_cli.client import SottoClient, sign_in, upload
+from tests.e2e.conftest import Stack
+
+
+async def connect_as(stack: Stack, name: str) -> SottoClient:
+    user = stack.user(name)
+    token = await asyncio.to_thread(sign_in, stack.config, user["username"], user["password"])
+    return await SottoClient.connect(stack.config.ws_url, token)
+
+
+def raw_socket(stack: Stack, name: str) -> connect:
+    """A plain WebSocket (no client library) signed in as ``name``: for what the library
+    never sends, such as malformed JSON or oversize messages."""
+    user = stack.user(name)
+    token = sign_in(stack.config, user["username"], user["password"])
+    return connect(f"{stack.config.ws_url}?token={token}", compression=None)
+
+
+async def upload_clip(client: SottoClient, data: bytes | None = None) -> str:
+    audio = data if data is not None else tone_wav(0.5)
+    grant = await client.request("upload", contentType="audio/wav", size=len(audio))
+    await asyncio.to_thread(upload, grant, audio, "audio/wav", "clip.wav")
+    return str(grant["clipId"])
+
+
+async def say(client: SottoClient, **target: str) -> dict[str, Any]:
+    clip = await upload_clip(client)
+    return await client.request("send", clientMessageId=str(uuid.uuid4()), clipId=clip, **target)
+
+
+async def next_event(client: SottoClient, seconds: float = 10) -> dict[str, Any]:
+    events = client.events()
+    try:
+        return await asyncio.wait_for(anext(events), seconds)
+    finally:
+        await events.aclose()

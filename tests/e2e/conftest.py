@@ -1,0 +1,100 @@
+"""End-to-end tier: the local stack as a separate process, started the way ``make dev`` starts
+it, on free ports; tests talk to it over real sockets only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.clients import Clients
+from common.settings import Settings
+from sotto_cli.config import ClientConfig
+
+STARTUP_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class Stack:
+    info: dict[str, Any]
+    info_file: Path
+    clients: Clients  # boto3 against the stack's moto endpoint, to look inside
+
+    @property
+    def config(self) -> ClientConfig:
+        return ClientConfig(
+            ws_url=self.info["ws_url"],
+            client_id=self.info["client_id"],
+            region=self.info["region"],
+            cognito_endpoint=self.info["aws_endpoint"],
+        )
+
+    def user(self, name: str) -> dict[str, str]:
+        return next(u for u in self.info["demo_users"] if u["username"] == name)
+
+
+def stack_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SOTTO_"))}
+    env.update(
+        {
+            "SOTTO_STAGE": "e2e",
+            "SOTTO_REDIS_NAMESPACE": f"sotto-e2e-{uuid.uuid4().hex[:10]}",
+            "SOTTO_GATEWAY_WS_PORT": "0",
+            "SOTTO_GATEWAY_HTTP_PORT": "0",
+            "SOTTO_LOCAL_AWS_PORT": "0",
+            "SOTTO_LOG_LEVEL": "INFO",
+        }
+    )
+    return env  # REDIS_URL passes through: the stack uses the real Redis when it is set
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("stack")
+    info_file, log_file = folder / "local.json", folder / "stack.log"
+    env = stack_environment()
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_gateway", "--info-file", str(info_file)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+    try:
+        info = _wait_for_info(process, info_file, log_file)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "sotto-local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sotto-local")
+        settings = Settings.from_env({**env, "AWS_ENDPOINT_URL": info["aws_endpoint"]})
+        yield Stack(info, info_file, Clients(settings))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_info(
+    process: subprocess.Popen[bytes], info_file: Path, log_file: Path
+) -> dict[str, Any]:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if info_file.exists():
+            info: dict[str, Any] = json.loads(info_file.read_text())
+            return info
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"the local stack did not start:\n{log_file.read_text()[-4000:]}")
