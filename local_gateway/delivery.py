@@ -17,13 +17,13 @@ class GatewayDelivery:
 
     async def deliver(self, payload: str, connection_ids: Sequence[str]) -> set[str]:
         gone: set[str] = set()
-        sockets = []
+        reached = []
         for connection_id in connection_ids:
             live = self._registry.get(connection_id)
             if live is None:
                 gone.add(connection_id)
-                continue
-            self._registry.touch(live)
-            sockets.append(live.socket)
-        broadcast(sockets, payload)
+            else:
+                reached.append(live)
+        self._registry.touch(*reached)
+        broadcast([live.socket for live in reached], payload)
         return gone

@@ -53,7 +53,8 @@ class StackInfo:
     region: str
     user_pool_id: str
     client_id: str
-    redis: str
+    redis_url: str
+    fake_redis: bool
     demo_users: list[DemoUser] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -128,7 +129,8 @@ class LocalStack:
             region=settings.region,
             user_pool_id=pool.pool_id,
             client_id=pool.client_id,
-            redis=redis_url if settings.redis_url else f"fakeredis at {redis_url}",
+            redis_url=redis_url,
+            fake_redis=not settings.redis_url,
             demo_users=users,
         )
 
@@ -203,7 +205,7 @@ Sotto is running locally.
   WebSocket API      {info.ws_url}?token=<Cognito ID or access token>
   @connections API   {info.management_endpoint}
   AWS endpoint       {info.aws_endpoint}   (moto; region {info.region})
-  Redis              {info.redis}
+  Redis              {"fakeredis at " if info.fake_redis else ""}{info.redis_url}
   Cognito user pool  {info.user_pool_id}
   Cognito app client {info.client_id}   (sign in with USER_PASSWORD_AUTH)
 

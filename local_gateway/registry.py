@@ -46,10 +46,12 @@ class ConnectionRegistry:
         live = self._live.get(connection_id)
         return live if live is not None and live.is_open else None
 
-    def touch(self, connection: LiveConnection) -> None:
+    def touch(self, *connections: LiveConnection) -> None:
         """A data message went in or out: API Gateway's idle timer starts again."""
-        connection.last_active = self._monotonic()
-        connection.last_active_at = self._clock.now()
+        monotonic, wall = self._monotonic(), self._clock.now()
+        for connection in connections:
+            connection.last_active = monotonic
+            connection.last_active_at = wall
 
     def __len__(self) -> int:
         return len(self._live)

@@ -3,12 +3,7 @@ it, on free ports; tests talk to it over real sockets only."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +14,8 @@ import pytest
 
 from common.clients import Clients
 from common.settings import Settings
+from local_gateway.background import StackProcess
 from sotto_cli.config import ClientConfig
-
-STARTUP_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -60,41 +54,9 @@ def stack_environment() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("stack")
-    info_file, log_file = folder / "local.json", folder / "stack.log"
     env = stack_environment()
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_gateway", "--info-file", str(info_file)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-    try:
-        info = _wait_for_info(process, info_file, log_file)
+    with StackProcess(env, tmp_path_factory.mktemp("stack")) as process:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "sotto-local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sotto-local")
-        settings = Settings.from_env({**env, "AWS_ENDPOINT_URL": info["aws_endpoint"]})
-        yield Stack(info, info_file, Clients(settings))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_info(
-    process: subprocess.Popen[bytes], info_file: Path, log_file: Path
-) -> dict[str, Any]:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if info_file.exists():
-            info: dict[str, Any] = json.loads(info_file.read_text())
-            return info
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"the local stack did not start:\n{log_file.read_text()[-4000:]}")
+        settings = Settings.from_env({**env, "AWS_ENDPOINT_URL": process.info["aws_endpoint"]})
+        yield Stack(process.info, process.info_file, Clients(settings))
