@@ -87,14 +87,6 @@ class Conflict(SottoError):
     http_status = 409
 
 
-class ConnectionGone(Exception):
-    """A WebSocket connection no longer exists (API Gateway's 410 Gone). Not a client error."""
-
-    def __init__(self, connection_id: str) -> None:
-        super().__init__(connection_id)
-        self.connection_id = connection_id
-
-
 INTERNAL_MESSAGE = "Something went wrong on our side; it has been logged."
 
 

@@ -25,10 +25,6 @@ log = get_logger("handler")
 MAX_REQUEST_ID_LENGTH = 128
 
 
-class LambdaContext(Protocol):
-    aws_request_id: str
-
-
 class Handler(Protocol[D_contra]):
     """A Lambda entry point; tests pass ``deps=`` to replace the composition root's clients."""
 

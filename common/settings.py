@@ -139,16 +139,6 @@ class Settings:
         )
         return f"{base.rstrip('/')}/{pool}/.well-known/jwks.json"
 
-    def as_env(self) -> dict[str, str]:
-        """The environment that reproduces these settings, to hand them to another process."""
-        env = {
-            var.key: str(value)
-            for name, var in _VARIABLES.items()
-            if (value := getattr(self, name)) is not None
-        }
-        env.update({endpoint_key(s): url for s, url in self.service_endpoints.items()})
-        return env
-
 
 def endpoint_key(service: str) -> str:
     return "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")

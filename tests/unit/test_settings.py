@@ -73,13 +73,6 @@ def test_jwks_url_is_aws_cognito_unless_an_endpoint_is_set() -> None:
     assert local.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/p"
 
 
-def test_as_env_round_trips() -> None:
-    settings = Settings.from_env(
-        {"SOTTO_STAGE": "x", "REDIS_URL": "redis://r", "AWS_ENDPOINT_URL_SQS": "http://q"}
-    )
-    assert Settings.from_env(settings.as_env()) == settings
-
-
 def test_every_variable_is_documented_once() -> None:
     keys = [key for key, _ in documented_variables()]
     assert len(keys) == len(set(keys))

@@ -1,0 +1,46 @@
+"""The launcher's provisioning creates everything once and can run again safely."""
+
+from __future__ import annotations
+
+from common.clients import Clients
+from local_gateway.provision import DEMO_USERS, ensure_demo_users, provision, table_specs
+
+
+def test_provisioning_twice_changes_nothing_and_breaks_nothing(aws: Clients) -> None:
+    first_pool = provision(aws)
+    first_users = ensure_demo_users(aws, first_pool)
+    second_pool = provision(aws)
+    second_users = ensure_demo_users(aws, second_pool)
+
+    assert second_pool == first_pool
+    assert [u.user_id for u in second_users] == [u.user_id for u in first_users]
+    assert all(u.user_id for u in first_users)
+    tables = set(aws.dynamodb.list_tables()["TableNames"])
+    assert {spec["TableName"] for spec in table_specs(aws)} <= tables
+    ttl = aws.dynamodb.describe_time_to_live(TableName=aws.settings.connections_table)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
+    queues = aws.sqs.list_queues(QueueNamePrefix=aws.settings.uploads_queue)["QueueUrls"]
+    assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
+        aws.settings.uploads_queue,
+        f"{aws.settings.uploads_queue}-dlq",
+    ]
+    notifications = aws.s3.get_bucket_notification_configuration(Bucket=aws.settings.clips_bucket)
+    [queue_config] = notifications["QueueConfigurations"]
+    assert queue_config["Filter"]["Key"]["FilterRules"] == [
+        {"Name": "prefix", "Value": "clips/raw/"}
+    ]
+    pools = aws.cognito.list_user_pools(MaxResults=60)["UserPools"]
+    assert len([p for p in pools if p["Name"] == f"sotto-{aws.settings.stage}"]) == 1
+    profiles = aws.dynamodb.scan(TableName=aws.settings.users_table)["Items"]
+    assert sorted(p["username"]["S"] for p in profiles) == sorted(u.username for u in DEMO_USERS)
+
+
+def test_demo_users_can_sign_in_with_the_printed_passwords(aws: Clients) -> None:
+    pool = provision(aws)
+    for user in ensure_demo_users(aws, pool):
+        result = aws.cognito.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": user.username, "PASSWORD": user.password},
+        )
+        assert result["AuthenticationResult"]["IdToken"]
