@@ -101,14 +101,18 @@ class ChatService:
         )
 
     def send(self, origin: Origin, request: SendRequest) -> Ack:
-        """Store the message once and hand it to fan-out; a retry gets the first ack again."""
+        """Store the message once and hand it to fan-out; a retry gets the first ack again.
+        Every check runs before anything is written, so a refused send leaves no trace."""
         sender = origin.caller.user_id
         earlier = self._messages.find_ack(sender, request.client_message_id)
         if earlier is not None:
             return earlier
-        conversation_id = self._conversation_for(sender, request)
+        conversation_id, new_pair = self._conversation_for(sender, request)
         clip = check_clip_owner(self._clips.get(request.clip_id), sender)
         check_clip_stored(clip, self._files.stored_size(clip.key), self._limits.max_clip_bytes)
+        now = self._clock.now()
+        if new_pair is not None:
+            self._conversations.ensure_direct(conversation_id, new_pair, now)
         draft = Message(
             conversation_id=conversation_id,
             seq=0,
@@ -116,7 +120,7 @@ class ChatService:
             sender_id=sender,
             clip_id=clip.clip_id,
             client_message_id=request.client_message_id,
-            sent_at=self._clock.now(),
+            sent_at=now,
         )
         ack, stored_now = self._messages.append(draft)
         if stored_now:
@@ -148,17 +152,18 @@ class ChatService:
             raise NotFound("No such user.")
         return profile
 
-    def _conversation_for(self, sender: str, request: SendRequest) -> str:
+    def _conversation_for(
+        self, sender: str, request: SendRequest
+    ) -> tuple[str, tuple[str, str] | None]:
+        """The conversation to write to, and the pair to create it for when it is a 1:1."""
         if request.to is None:
             assert request.conversation_id is not None  # parse_send guarantees exactly one
             self._require_member(request.conversation_id, sender)
-            return request.conversation_id
+            return request.conversation_id, None
         check_direct_recipient(sender, request.to)
         if self._users.get(request.to) is None:
             raise NotFound("No user has that id.")
-        conversation_id = direct_conversation_id(sender, request.to)
-        self._conversations.ensure_direct(conversation_id, (sender, request.to), self._clock.now())
-        return conversation_id
+        return direct_conversation_id(sender, request.to), (sender, request.to)
 
     def _require_member(self, conversation_id: str, user_id: str) -> None:
         # Unknown and foreign conversations answer alike, so ids cannot be probed.

@@ -90,7 +90,7 @@ class Conflict(SottoError):
 INTERNAL_MESSAGE = "Something went wrong on our side; it has been logged."
 
 
-def error_frame(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
+def error_frame(exc: BaseException, request_id: str | int | None = None) -> dict[str, Any]:
     """The WebSocket ``error`` frame for any exception; internals never leak."""
     frame: dict[str, Any] = {"type": "error"}
     if request_id is not None:

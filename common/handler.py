@@ -19,6 +19,7 @@ D = TypeVar("D")
 D_contra = TypeVar("D_contra", contravariant=True)
 Body = dict[str, Any]
 Answer = Mapping[str, Any] | None
+RequestId = str | int
 
 log = get_logger("handler")
 
@@ -44,7 +45,7 @@ def action(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             view = WebSocketEvent(event)
-            request_id: str | None = None
+            request_id: RequestId | None = None
             with correlation(
                 connectionId=view.connection_id, requestId=_invocation_id(context, view)
             ):
@@ -120,21 +121,21 @@ def authorizer(
     return decorate
 
 
-def _request_id(body: Body) -> str | None:
+def _request_id(body: Body) -> RequestId | None:
+    """The request's id, echoed exactly as sent (a string or a number)."""
     value = body.get("requestId")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise BadRequest("requestId must be a string.", field="requestId")
-    text = str(value)
-    if len(text) > MAX_REQUEST_ID_LENGTH:
+        raise BadRequest("requestId must be a string or a number.", field="requestId")
+    if len(str(value)) > MAX_REQUEST_ID_LENGTH:
         raise BadRequest(
             f"requestId is longer than {MAX_REQUEST_ID_LENGTH} characters.", field="requestId"
         )
-    return text
+    return value
 
 
-def _with_request_id(answer: Mapping[str, Any], request_id: str | None) -> dict[str, Any]:
+def _with_request_id(answer: Mapping[str, Any], request_id: RequestId | None) -> dict[str, Any]:
     if request_id is None:
         return dict(answer)
     return {"type": answer["type"], "requestId": request_id, **answer}

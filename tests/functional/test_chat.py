@@ -120,6 +120,8 @@ def test_upload_grants_a_post_scoped_to_the_callers_prefix_type_and_size(
     assert grant["fields"]["key"] == f"clips/raw/u-alice/{grant['clipId']}"
     policy = json.loads(base64.b64decode(grant["fields"]["policy"]))
     assert ["content-length-range", 1, 5000] in policy["conditions"]
+    assert {"key": f"clips/raw/u-alice/{grant['clipId']}"} in policy["conditions"]
+    assert {"bucket": aws.settings.clips_bucket} in policy["conditions"]
     assert {"Content-Type": "audio/ogg"} in policy["conditions"]
 
 
@@ -222,6 +224,7 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
             "forbidden",
         ),
         (BOB, {"clipId": alices, "to": ALICE.user_id}, "forbidden"),
+        (CAROL, {"clipId": alices, "to": BOB.user_id}, "forbidden"),  # a pair with no conversation yet
         (ALICE, {"clipId": "c_unknown", "to": BOB.user_id}, "not_found"),
         (ALICE, {"clipId": granted_only, "to": BOB.user_id}, "clip_not_uploaded"),
         (ALICE, {"clipId": oversize, "to": BOB.user_id}, "too_large"),
@@ -233,6 +236,8 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
         answer = send(deps, caller, clip_id, f"m-{i}", **target)
         assert (answer["type"], answer["code"], answer["requestId"]) == ("error", code, "s"), target
     assert len(stored_messages(aws)) == 1
+    conversations = aws.dynamodb.scan(TableName=aws.settings.conversations_table)["Items"]
+    assert {c["conversationId"]["S"] for c in conversations} == {conversation}  # no stray 1:1
 
 
 def test_sync_returns_messages_after_a_seq_in_pages(deps: RecordingChatDeps) -> None:

@@ -43,6 +43,13 @@ def test_the_answer_carries_the_request_id() -> None:
     assert answer == {"type": "echo", "requestId": "r1", "said": "hi", "deps": "d"}
 
 
+def test_a_numeric_request_id_is_echoed_as_a_number() -> None:
+    answer = frame(echo(message('{"requestId":42,"say":"hi"}'), deps={"name": "d"}))
+    assert answer["requestId"] == 42
+    failed = frame(echo(message('{"requestId":43,"fail":"forbidden"}'), deps={"name": "d"}))
+    assert failed["requestId"] == 43
+
+
 def test_a_domain_error_is_an_error_frame_with_the_request_id() -> None:
     answer = frame(echo(message('{"requestId":"r2","fail":"forbidden"}'), deps={"name": "d"}))
     assert answer == {
