@@ -217,9 +217,7 @@ def report(count: int, messages: int, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+def stack_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SOTTO_"))}
     env.update(
         {
@@ -231,38 +229,51 @@ def main() -> None:
             "SOTTO_LOG_LEVEL": "ERROR",
         }
     )
+    return env
+
+
+def server_environment(env: dict[str, str], info: dict[str, Any]) -> dict[str, str]:
+    """What the gateway's handlers need to use the stack's moto, Redis and user pool."""
+    return {
+        **env,
+        "AWS_ENDPOINT_URL": info["aws_endpoint"],
+        "REDIS_URL": info["redis_url"],
+        "SOTTO_COGNITO_USER_POOL_ID": info["user_pool_id"],
+        "SOTTO_COGNITO_CLIENT_ID": info["client_id"],
+        "AWS_ACCESS_KEY_ID": "sotto-local",
+        "AWS_SECRET_ACCESS_KEY": "sotto-local",
+    }
+
+
+def run_phase(
+    info: dict[str, Any], server_env: dict[str, str], count: int, messages: int, user_name: str
+) -> dict[str, Any]:
+    """Both servers, N clients each (the gateway's signed in as one demo user), all rounds."""
+    config = ClientConfig(info["ws_url"], info["client_id"], info["region"], info["aws_endpoint"])
+    user = next(u for u in info["demo_users"] if u["username"] == user_name)
+    token = sign_in(config, user["username"], user["password"])
+    servers = {
+        "baseline": start_server("baseline", server_env),
+        "sotto": start_server("gateway", {**server_env, "BENCH_USER_ID": user["user_id"]}),
+    }
+    urls = {"baseline": servers["baseline"].url, "sotto": f"{servers['sotto'].url}?token={token}"}
+    try:
+        return asyncio.run(phase(servers, urls, count, messages))
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def main() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    env = stack_environment()
     print("Fan-out through Sotto's local gateway beside bare websockets.broadcast(), same run")
+    results = {}
     with tempfile.TemporaryDirectory() as folder, StackProcess(env, Path(folder)) as stack:
-        info = stack.info
-        server_env = {
-            **env,
-            "AWS_ENDPOINT_URL": info["aws_endpoint"],
-            "REDIS_URL": info["redis_url"],
-            "SOTTO_COGNITO_USER_POOL_ID": info["user_pool_id"],
-            "SOTTO_COGNITO_CLIENT_ID": info["client_id"],
-            "AWS_ACCESS_KEY_ID": "sotto-local",
-            "AWS_SECRET_ACCESS_KEY": "sotto-local",
-        }
-        config = ClientConfig(
-            info["ws_url"], info["client_id"], info["region"], info["aws_endpoint"]
-        )
-        results = {}
+        server_env = server_environment(env, stack.info)
         for count, messages, user_name in PHASES:
-            user = next(u for u in info["demo_users"] if u["username"] == user_name)
-            token = sign_in(config, user["username"], user["password"])
-            servers = {
-                "baseline": start_server("baseline", server_env),
-                "sotto": start_server("gateway", {**server_env, "BENCH_USER_ID": user["user_id"]}),
-            }
-            urls = {
-                "baseline": servers["baseline"].url,
-                "sotto": f"{servers['sotto'].url}?token={token}",
-            }
-            try:
-                result = asyncio.run(phase(servers, urls, count, messages))
-            finally:
-                for server in servers.values():
-                    server.stop()
+            result = run_phase(stack.info, server_env, count, messages, user_name)
             print(report(count, messages, result), flush=True)
             results[f"n{count}"] = result
     RESULTS.mkdir(exist_ok=True)

@@ -78,52 +78,28 @@ class LocalStack:
         return self._gateway
 
     async def start(self) -> StackInfo:
+        """AWS and Redis first, then resources, then the gateway: handlers find all they need
+        in the environment by the time the first socket connects."""
         settings = self._settings
         aws_endpoint = settings.endpoint_url or self._start_moto()
         redis_url = settings.redis_url or self._start_fake_redis()
-        for key, value in LOCAL_CREDENTIALS.items():
-            self._env.setdefault(key, value)
-        self._env.update(
-            {
-                "AWS_ENDPOINT_URL": aws_endpoint,
-                "REDIS_URL": redis_url,
-                "AWS_REGION": settings.region,
-            }
-        )
+        self._export(AWS_ENDPOINT_URL=aws_endpoint, REDIS_URL=redis_url, AWS_REGION=settings.region)
         clients = Clients(Settings.from_env(self._env))
         pool = await asyncio.to_thread(provision, clients)
         users = await asyncio.to_thread(ensure_demo_users, clients, pool)
 
-        self._gateway = LocalGateway(
-            GatewayConfig(
-                host=settings.gateway_host,
-                ws_port=settings.gateway_ws_port,
-                http_port=settings.gateway_http_port,
-                stage=settings.stage,
-                region=settings.region,
-                limits=GatewayLimits(
-                    idle_timeout_seconds=settings.idle_timeout_seconds,
-                    max_lifetime_seconds=settings.max_connection_seconds,
-                ),
-            ),
-            routes=load_routes(),
-            authorizer=load_function(AUTHORIZER),
-        )
+        self._gateway = self._new_gateway()
         _check_free(settings.gateway_host, settings.gateway_http_port, "SOTTO_GATEWAY_HTTP_PORT")
         management = await self._gateway.start_http()
-        self._env.update(
-            {
-                "SOTTO_COGNITO_USER_POOL_ID": pool.pool_id,
-                "SOTTO_COGNITO_CLIENT_ID": pool.client_id,
-                "SOTTO_MANAGEMENT_ENDPOINT": management,
-            }
+        self._export(
+            SOTTO_COGNITO_USER_POOL_ID=pool.pool_id,
+            SOTTO_COGNITO_CLIENT_ID=pool.client_id,
+            SOTTO_MANAGEMENT_ENDPOINT=management,
         )
-        runtime.reset()  # handlers read the completed environment from here on
         await self._start_subscriber(redis_url)
         _check_free(settings.gateway_host, settings.gateway_ws_port, "SOTTO_GATEWAY_WS_PORT")
-        ws_url = await self._gateway.start_websocket()
         return StackInfo(
-            ws_url=ws_url,
+            ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
             aws_endpoint=aws_endpoint,
             region=settings.region,
@@ -133,6 +109,28 @@ class LocalStack:
             fake_redis=not settings.redis_url,
             demo_users=users,
         )
+
+    def _export(self, **values: str) -> None:
+        """Hand settings to the handlers the way Lambda does: through the environment."""
+        for key, value in LOCAL_CREDENTIALS.items():
+            self._env.setdefault(key, value)
+        self._env.update(values)
+        runtime.reset()  # the next handler reads the environment afresh
+
+    def _new_gateway(self) -> LocalGateway:
+        settings = self._settings
+        config = GatewayConfig(
+            host=settings.gateway_host,
+            ws_port=settings.gateway_ws_port,
+            http_port=settings.gateway_http_port,
+            stage=settings.stage,
+            region=settings.region,
+            limits=GatewayLimits(
+                idle_timeout_seconds=settings.idle_timeout_seconds,
+                max_lifetime_seconds=settings.max_connection_seconds,
+            ),
+        )
+        return LocalGateway(config, routes=load_routes(), authorizer=load_function(AUTHORIZER))
 
     async def stop(self) -> None:
         if self._subscriber_task is not None:

@@ -38,6 +38,13 @@ def claims(stack: Stack, **overrides: Any) -> dict[str, Any]:
     }
 
 
+def moto_token(stack: Stack, **overrides: Any) -> str:
+    """A token signed as moto's Cognito signs them: valid unless ``overrides`` spoil a claim."""
+    return jwt.encode(
+        claims(stack, **overrides), moto_signing_key(), algorithm="RS256", headers={"kid": "dummy"}
+    )
+
+
 def stored_connections(stack: Stack) -> int:
     return int(
         stack.clients.dynamodb.scan(TableName=stack.clients.settings.connections_table)["Count"]
@@ -55,32 +62,16 @@ def test_every_bad_token_gets_401_with_a_json_body_and_stores_nothing(stack: Sta
     before = stored_connections(stack)
     genuine = claims(stack)
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
     tokens = {
         "missing": "",
         "garbage": "?token=not-a-jwt",
-        "expired": "?token="
-        + jwt.encode(
-            claims(stack, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600),
-            moto_signing_key(),
-            algorithm="RS256",
-            headers={"kid": "dummy"},
-        ),
+        "expired": "?token=" + moto_token(stack, iat=now - 7200, exp=now - 3600),
         "forged": "?token="
         + jwt.encode(genuine, forger, algorithm="RS256", headers={"kid": "dummy"}),
-        "other app": "?token="
-        + jwt.encode(
-            claims(stack, aud="another-app"),
-            moto_signing_key(),
-            algorithm="RS256",
-            headers={"kid": "dummy"},
-        ),
+        "other app": "?token=" + moto_token(stack, aud="another-app"),
         "other pool": "?token="
-        + jwt.encode(
-            claims(stack, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"),
-            moto_signing_key(),
-            algorithm="RS256",
-            headers={"kid": "dummy"},
-        ),
+        + moto_token(stack, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"),
     }
 
     async def scenario() -> None:

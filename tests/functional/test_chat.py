@@ -224,7 +224,11 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
             "forbidden",
         ),
         (BOB, {"clipId": alices, "to": ALICE.user_id}, "forbidden"),
-        (CAROL, {"clipId": alices, "to": BOB.user_id}, "forbidden"),  # a pair with no conversation yet
+        (
+            CAROL,
+            {"clipId": alices, "to": BOB.user_id},
+            "forbidden",
+        ),  # a pair with no conversation yet
         (ALICE, {"clipId": "c_unknown", "to": BOB.user_id}, "not_found"),
         (ALICE, {"clipId": granted_only, "to": BOB.user_id}, "clip_not_uploaded"),
         (ALICE, {"clipId": oversize, "to": BOB.user_id}, "too_large"),
