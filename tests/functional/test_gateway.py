@@ -191,10 +191,10 @@ def test_binary_frames_close_with_1003_and_disconnect_runs() -> None:
 
 def test_idle_connections_close_and_active_ones_stay_until_their_lifetime() -> None:
     async def scenario() -> None:
-        async with gateway(idle_timeout_seconds=0.4, max_lifetime_seconds=1.5) as server:
+        async with gateway(idle_timeout_seconds=0.6, max_lifetime_seconds=2.0) as server:
             idle = await open_as(server, "alice")
             active = await open_as(server, "bob")
-            for _ in range(8):  # 0.8 s of traffic every 0.1 s keeps "active" open
+            for _ in range(10):  # 1 s of traffic every 0.1 s keeps "active" open
                 await active.send('{"action":"echo"}')
                 await active.recv()
                 await asyncio.sleep(0.1)
