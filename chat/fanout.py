@@ -55,7 +55,7 @@ class FanoutService:
             await asyncio.to_thread(self._connections.delete_many, gone)
             log.info("forgot %d gone connection(s)", len(gone))
         report = FanoutReport(delivered=len(targets) - len(gone), gone=tuple(sorted(gone)))
-        log.debug(
-            "fanned out to %d connection(s) of %s", report.delivered, envelope.conversation_id
+        log.info(
+            "delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id
         )
         return report

@@ -126,6 +126,7 @@ class ChatService:
         if stored_now:
             stored = Message(**{**draft.__dict__, "seq": ack.seq})
             with correlation(messageId=ack.message_id):
+                log.info("message #%d stored in %s", ack.seq, conversation_id)
                 self._publish(origin, stored, clip)
         return ack
 
