@@ -55,7 +55,5 @@ class FanoutService:
             await asyncio.to_thread(self._connections.delete_many, gone)
             log.info("forgot %d gone connection(s)", len(gone))
         report = FanoutReport(delivered=len(targets) - len(gone), gone=tuple(sorted(gone)))
-        log.info(
-            "delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id
-        )
+        log.info("delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id)
         return report
