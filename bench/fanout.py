@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from local_gateway.background import StackProcess
+from local_gateway.background import StackProcess, isolated_environment
 from sotto_cli.client import sign_in
 from sotto_cli.config import ClientConfig
 
@@ -217,21 +216,6 @@ def report(count: int, messages: int, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def stack_environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SOTTO_"))}
-    env.update(
-        {
-            "SOTTO_STAGE": "bench",
-            "SOTTO_REDIS_NAMESPACE": f"sotto-bench-{uuid.uuid4().hex[:8]}",
-            "SOTTO_GATEWAY_WS_PORT": "0",
-            "SOTTO_GATEWAY_HTTP_PORT": "0",
-            "SOTTO_LOCAL_AWS_PORT": "0",
-            "SOTTO_LOG_LEVEL": "ERROR",
-        }
-    )
-    return env
-
-
 def server_environment(env: dict[str, str], info: dict[str, Any]) -> dict[str, str]:
     """What the gateway's handlers need to use the stack's moto, Redis and user pool."""
     return {
@@ -267,7 +251,7 @@ def run_phase(
 def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
-    env = stack_environment()
+    env = isolated_environment(os.environ, stage="bench", log_level="ERROR")
     print("Fan-out through Sotto's local gateway beside bare websockets.broadcast(), same run")
     results = {}
     with tempfile.TemporaryDirectory() as folder, StackProcess(env, Path(folder)) as stack:

@@ -8,12 +8,33 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 STARTUP_SECONDS = 90
+
+
+def isolated_environment(
+    base: Mapping[str, str], stage: str, log_level: str = "INFO"
+) -> dict[str, str]:
+    """``base`` without AWS or Sotto settings, plus a stage and Redis namespace of its own and
+    free ports, so a stack started with it cannot collide with another (``REDIS_URL`` is kept:
+    the stack uses that Redis when it is set)."""
+    env = {k: v for k, v in base.items() if not k.startswith(("AWS_", "SOTTO_"))}
+    env.update(
+        {
+            "SOTTO_STAGE": stage,
+            "SOTTO_REDIS_NAMESPACE": f"sotto-{stage}-{uuid.uuid4().hex[:10]}",
+            "SOTTO_GATEWAY_WS_PORT": "0",
+            "SOTTO_GATEWAY_HTTP_PORT": "0",
+            "SOTTO_LOCAL_AWS_PORT": "0",
+            "SOTTO_LOG_LEVEL": log_level,
+        }
+    )
+    return env
 
 
 class StackProcess:

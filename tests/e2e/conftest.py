@@ -4,7 +4,6 @@ it, on free ports; tests talk to it over real sockets only."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from common.clients import Clients
 from common.settings import Settings
-from local_gateway.background import StackProcess
+from local_gateway.background import StackProcess, isolated_environment
 from sotto_cli.config import ClientConfig
 
 
@@ -37,24 +36,9 @@ class Stack:
         return next(u for u in self.info["demo_users"] if u["username"] == name)
 
 
-def stack_environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SOTTO_"))}
-    env.update(
-        {
-            "SOTTO_STAGE": "e2e",
-            "SOTTO_REDIS_NAMESPACE": f"sotto-e2e-{uuid.uuid4().hex[:10]}",
-            "SOTTO_GATEWAY_WS_PORT": "0",
-            "SOTTO_GATEWAY_HTTP_PORT": "0",
-            "SOTTO_LOCAL_AWS_PORT": "0",
-            "SOTTO_LOG_LEVEL": "INFO",
-        }
-    )
-    return env  # REDIS_URL passes through: the stack uses the real Redis when it is set
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = stack_environment()
+    env = isolated_environment(os.environ, stage="e2e")
     with StackProcess(env, tmp_path_factory.mktemp("stack")) as process:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "sotto-local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "sotto-local")
