@@ -81,6 +81,8 @@ class LocalStack:
         """AWS and Redis first, then resources, then the gateway: handlers find all they need
         in the environment by the time the first socket connects."""
         settings = self._settings
+        _check_free(settings.gateway_host, settings.gateway_ws_port, "SOTTO_GATEWAY_WS_PORT")
+        _check_free(settings.gateway_host, settings.gateway_http_port, "SOTTO_GATEWAY_HTTP_PORT")
         aws_endpoint = settings.endpoint_url or self._start_moto()
         redis_url = settings.redis_url or self._start_fake_redis()
         self._export(AWS_ENDPOINT_URL=aws_endpoint, REDIS_URL=redis_url, AWS_REGION=settings.region)
@@ -89,7 +91,6 @@ class LocalStack:
         users = await asyncio.to_thread(ensure_demo_users, clients, pool)
 
         self._gateway = self._new_gateway()
-        _check_free(settings.gateway_host, settings.gateway_http_port, "SOTTO_GATEWAY_HTTP_PORT")
         management = await self._gateway.start_http()
         self._export(
             SOTTO_COGNITO_USER_POOL_ID=pool.pool_id,
@@ -97,7 +98,6 @@ class LocalStack:
             SOTTO_MANAGEMENT_ENDPOINT=management,
         )
         await self._start_subscriber(redis_url)
-        _check_free(settings.gateway_host, settings.gateway_ws_port, "SOTTO_GATEWAY_WS_PORT")
         return StackInfo(
             ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
