@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chat.model import Clip, ClipStatus, UploadGrant
-from common.clock import iso_utc, parse_iso_utc
+from chat.model import (
+    OPUS_CONTENT_TYPE,
+    Clip,
+    ClipStatus,
+    PendingDelivery,
+    ProcessedClip,
+    UploadGrant,
+)
+from common.clock import epoch_seconds, iso_utc, parse_iso_utc
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,6 +28,19 @@ if TYPE_CHECKING:
 
 Item = dict[str, "AttributeValueTypeDef"]
 _BATCH_GET_LIMIT = 100
+_UNFINISHED = (ClipStatus.AWAITING_UPLOAD, ClipStatus.UPLOADED, ClipStatus.PROCESSING)
+PROCESSED_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"  # this processor holds the lease now
+    FINISHED = "finished"  # ready or rejected already: a duplicate event
+    BUSY = "busy"  # another processor holds a live lease: try again later
+    UNKNOWN = "unknown"  # no such clip
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class ClipStore:
@@ -36,6 +60,112 @@ class ClipStore:
             TableName=self._table, Key={"clipId": {"S": clip_id}}, ConsistentRead=True
         ).get("Item")
         return _clip_from_item(item) if item else None
+
+    def note_upload(self, clip_id: str, etag: str, size: int, now: datetime) -> None:
+        """The file arrived (awaiting_upload -> uploaded); a repeat of the event changes nothing."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"clipId": {"S": clip_id}},
+                UpdateExpression="SET #s = :uploaded, rawEtag = :e, rawSize = :z, uploadedAt = :t",
+                ConditionExpression="#s = :awaiting",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":uploaded": {"S": ClipStatus.UPLOADED.value},
+                    ":awaiting": {"S": ClipStatus.AWAITING_UPLOAD.value},
+                    ":e": {"S": etag},
+                    ":z": {"N": str(size)},
+                    ":t": {"S": iso_utc(now)},
+                },
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def claim(
+        self, clip_id: str, now: datetime, lease_until: datetime
+    ) -> tuple[Claim, Clip | None]:
+        """Take the processing lease (uploaded -> processing), or take over an expired one."""
+        try:
+            item = self._client.update_item(
+                TableName=self._table,
+                Key={"clipId": {"S": clip_id}},
+                UpdateExpression="SET #s = :processing, leaseUntil = :until",
+                ConditionExpression="#s = :uploaded OR (#s = :processing AND leaseUntil < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":processing": {"S": ClipStatus.PROCESSING.value},
+                    ":uploaded": {"S": ClipStatus.UPLOADED.value},
+                    ":until": {"N": str(epoch_seconds(lease_until))},
+                    ":now": {"N": str(epoch_seconds(now))},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            current = self.get(clip_id)
+            if current is None:
+                return Claim.UNKNOWN, None
+            finished = current.status in (ClipStatus.READY, ClipStatus.REJECTED)
+            return (Claim.FINISHED if finished else Claim.BUSY), current
+        return Claim.CLAIMED, _clip_from_item(item)
+
+    def add_pending(self, clip_id: str, pending: PendingDelivery) -> bool:
+        """Remember a message to deliver when the clip is ready; False once it is finished."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"clipId": {"S": clip_id}},
+                UpdateExpression="SET pending = list_append(if_not_exists(pending, :none), :p)",
+                ConditionExpression="#s IN (:a, :u, :p2)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":p": {"L": [{"M": _pending_item(pending)}]},
+                    ":a": {"S": _UNFINISHED[0].value},
+                    ":u": {"S": _UNFINISHED[1].value},
+                    ":p2": {"S": _UNFINISHED[2].value},
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def finish(
+        self, clip: Clip, processed: ProcessedClip | None, reason: str | None
+    ) -> tuple[Clip, list[PendingDelivery]]:
+        """processing -> ready (with ``processed``) or rejected (with ``reason``); returns the
+        finished clip and the messages that were waiting for it, taken in the same write."""
+        if processed is not None:
+            finished = dataclasses.replace(
+                clip,
+                status=ClipStatus.READY,
+                processed_key=processed.key,
+                duration_ms=processed.duration_ms,
+                waveform=processed.waveform,
+            )
+        else:
+            finished = dataclasses.replace(clip, status=ClipStatus.REJECTED, reject_reason=reason)
+        item = _clip_item(finished)
+        names = {f"#{i}": name for i, name in enumerate(k for k in item if k != "clipId")}
+        sets = ", ".join(f"{alias} = :{alias[1:]}" for alias in names)
+        old = self._client.update_item(
+            TableName=self._table,
+            Key={"clipId": {"S": clip.clip_id}},
+            UpdateExpression=f"SET {sets} REMOVE pending, leaseUntil",
+            ConditionExpression="#s = :processing",
+            ExpressionAttributeNames={**names, "#s": "status"},
+            ExpressionAttributeValues={
+                **{f":{alias[1:]}": item[name] for alias, name in names.items()},
+                ":processing": {"S": ClipStatus.PROCESSING.value},
+            },
+            ReturnValues="ALL_OLD",
+        )["Attributes"]
+        waiting = [_pending_from_item(entry["M"]) for entry in old.get("pending", {}).get("L", [])]
+        return finished, waiting
 
     def get_many(self, clip_ids: Iterable[str]) -> dict[str, Clip]:
         ids = list(dict.fromkeys(clip_ids))
@@ -66,6 +196,10 @@ def _clip_item(clip: Clip) -> Item:
         item["durationMs"] = {"N": str(clip.duration_ms)}
     if clip.waveform is not None:
         item["waveform"] = {"B": bytes(clip.waveform)}
+    if clip.processed_key is not None:
+        item["processedKey"] = {"S": clip.processed_key}
+    if clip.reject_reason is not None:
+        item["rejectReason"] = {"S": clip.reject_reason}
     return item
 
 
@@ -82,6 +216,26 @@ def _clip_from_item(item: Item) -> Clip:
         key=item["key"]["S"],
         duration_ms=None if duration is None else int(duration),
         waveform=None if waveform is None else tuple(bytes(waveform)),
+        processed_key=item.get("processedKey", {}).get("S"),
+        reject_reason=item.get("rejectReason", {}).get("S"),
+    )
+
+
+def _pending_item(pending: PendingDelivery) -> Item:
+    return {
+        "conversationId": {"S": pending.conversation_id},
+        "seq": {"N": str(pending.seq)},
+        "connectionId": {"S": pending.sender_connection_id},
+        "apiEndpoint": {"S": pending.api_endpoint},
+    }
+
+
+def _pending_from_item(item: Mapping[str, Any]) -> PendingDelivery:
+    return PendingDelivery(
+        conversation_id=item["conversationId"]["S"],
+        seq=int(item["seq"]["N"]),
+        sender_connection_id=item["connectionId"]["S"],
+        api_endpoint=item["apiEndpoint"]["S"],
     )
 
 
@@ -107,6 +261,32 @@ class ClipFiles:
             ExpiresIn=ttl_seconds,
         )
         return UploadGrant(clip_id=clip_id, url=post["url"], fields=post["fields"])
+
+    def download(self, key: str, target: Path, max_bytes: int) -> int:
+        """Copy the object to ``target``, refusing to read more than ``max_bytes``; its size."""
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        written = 0
+        with target.open("wb") as out:
+            for chunk in body.iter_chunks(chunk_size=256 * 1024):
+                written += len(chunk)
+                if written > max_bytes:
+                    break
+                out.write(chunk)
+        body.close()
+        return written
+
+    def put_processed(self, key: str, source: Path) -> None:
+        """Our encoder's output only, cacheable for ever (its key never changes content)."""
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=source.read_bytes(),
+            ContentType=OPUS_CONTENT_TYPE,
+            CacheControl=PROCESSED_CACHE_CONTROL,
+        )
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
 
     def stored_size(self, key: str) -> int | None:
         """The size of the stored object, or None when nothing was uploaded."""

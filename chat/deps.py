@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from chat.audio import ClipLimits
 from chat.bus import FanoutPublisher, fanout_channel
 from chat.clip_store import ClipFiles, ClipStore
 from chat.delivery import ManagementApiDelivery
 from chat.fanout import DeliveryPort, FanoutService
+from chat.ffmpeg import Ffmpeg, find_ffmpeg
 from chat.model import FanoutEnvelope
+from chat.pipeline import ClipProcessor
 from chat.service import ChatLimits, ChatService
 from chat.store import ConversationStore, MessageStore, UserDirectory
 from common.clients import Clients
@@ -38,13 +42,21 @@ class ChatDeps:
         return UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
 
     @functools.cached_property
+    def clips(self) -> ClipStore:
+        return ClipStore(self.clients.dynamodb, self.clients.settings.clips_table)
+
+    @functools.cached_property
+    def files(self) -> ClipFiles:
+        return ClipFiles(self.clients.s3, self.clients.settings.clips_bucket)
+
+    @functools.cached_property
     def chat(self) -> ChatService:
         settings = self.clients.settings
         return ChatService(
             conversations=self.conversations,
             messages=MessageStore(self.clients.dynamodb, settings.messages_table),
-            clips=ClipStore(self.clients.dynamodb, settings.clips_table),
-            files=ClipFiles(self.clients.s3, settings.clips_bucket),
+            clips=self.clips,
+            files=self.files,
             users=self.users,
             publisher=FanoutPublisher(self.clients.redis, fanout_channel(settings.redis_namespace)),
             direct_fanout=self.direct_fanout,
@@ -54,7 +66,28 @@ class ChatDeps:
                 max_clip_bytes=settings.max_clip_bytes,
                 upload_url_ttl_seconds=settings.upload_url_ttl_seconds,
                 clip_url_ttl_seconds=settings.clip_url_ttl_seconds,
+                clip_cdn_url=settings.clip_cdn_url,
             ),
+        )
+
+    @functools.cached_property
+    def processor(self) -> ClipProcessor:
+        settings = self.clients.settings
+        timeout = settings.ffmpeg_timeout_seconds
+        return ClipProcessor(
+            clips=self.clips,
+            files=self.files,
+            ffmpeg=Ffmpeg(find_ffmpeg(settings.ffmpeg), timeout_seconds=timeout),
+            chat=self.chat,
+            clock=self.clock,
+            limits=ClipLimits(
+                max_bytes=settings.max_clip_bytes,
+                max_duration_ms=settings.max_clip_seconds * 1000,
+                bitrate_kbps=settings.opus_bitrate_kbps,
+                waveform_peaks=settings.waveform_peaks,
+            ),
+            # longer than a probe and a transcode, shorter than the queue's visibility timeout
+            lease=timedelta(seconds=2 * timeout + 30),
         )
 
     def fanout(self, delivery: DeliveryPort) -> FanoutService:

@@ -47,8 +47,13 @@ class FanoutService:
         self._clock = clock
 
     async def fan_out(self, envelope: FanoutEnvelope) -> FanoutReport:
-        members = await asyncio.to_thread(self._conversations.member_ids, envelope.conversation_id)
-        live = await asyncio.to_thread(self._connections.live_for_users, members, self._clock.now())
+        if envelope.user_id is not None:
+            users = [envelope.user_id]
+        else:
+            users = await asyncio.to_thread(
+                self._conversations.member_ids, envelope.conversation_id
+            )
+        live = await asyncio.to_thread(self._connections.live_for_users, users, self._clock.now())
         targets = plan_fanout(envelope, live)
         gone = await self._delivery.deliver(envelope.payload, targets) if targets else set()
         if gone:

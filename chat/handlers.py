@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chat.deps import ChatDeps, load
 from chat.model import Origin
+from chat.pipeline import uploads_in
 from chat.wire import (
     ack_frame,
     parse_lookup_user,
@@ -14,7 +15,7 @@ from chat.wire import (
     user_frame,
 )
 from common.events import WebSocketEvent
-from common.handler import Answer, Body, action
+from common.handler import Answer, Body, action, sqs_batch
 
 
 @action(load)
@@ -37,3 +38,10 @@ def sync(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
 def lookup_user(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
     event.require_caller()
     return user_frame(deps.chat.lookup_user(parse_lookup_user(body)))
+
+
+@sqs_batch(load)
+def process_uploads(body: str, deps: ChatDeps) -> None:
+    """S3 ObjectCreated on clips/raw/, through SQS: probe, clean, encode and describe each clip."""
+    for upload in uploads_in(body):
+        deps.processor.process(upload)

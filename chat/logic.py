@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from chat.model import Clip, FanoutEnvelope
+from chat.model import Clip, ClipStatus, FanoutEnvelope
 from chat.wire import UploadRequest
-from common.errors import BadRequest, ClipNotUploaded, Forbidden, NotFound, TooLarge
+from common.errors import BadRequest, ClipNotUploaded, ClipRejected, Forbidden, NotFound, TooLarge
 from connections.model import Connection
 
 # Audio a phone or a browser records. Parameters (``audio/webm;codecs=opus``) are allowed.
@@ -31,6 +31,7 @@ AUDIO_TYPES = frozenset(
 )
 # A reply frame must stay under API Gateway's 128 KB message limit, with room for the envelope.
 FRAME_BUDGET_BYTES = 120 * 1024
+RAW_KEY_PARTS = 4  # clips/raw/<owner id>/<clip id>
 
 
 def check_upload(request: UploadRequest, max_bytes: int) -> None:
@@ -65,6 +66,26 @@ def check_clip_owner(clip: Clip | None, sender_id: str) -> Clip:
     if clip.owner_id != sender_id:
         raise Forbidden("That clip belongs to someone else.")
     return clip
+
+
+def check_clip_sendable(clip: Clip) -> None:
+    if clip.status is ClipStatus.REJECTED:
+        raise ClipRejected(
+            "That clip is not usable audio.", reason=clip.reject_reason or "", clipId=clip.clip_id
+        )
+
+
+def processed_key(clip_id: str) -> str:
+    """Processed clips live apart from raw uploads (the bucket notifies only on clips/raw/)."""
+    return f"clips/processed/{clip_id}.ogg"
+
+
+def clip_id_from_key(key: str) -> tuple[str, str] | None:
+    """(owner id, clip id) of a raw upload's key, or None for any other key."""
+    parts = key.split("/")
+    if len(parts) != RAW_KEY_PARTS or parts[:2] != ["clips", "raw"] or not all(parts[2:]):
+        return None
+    return parts[2], parts[3]
 
 
 def check_clip_stored(clip: Clip, stored_size: int | None, max_bytes: int) -> None:

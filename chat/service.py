@@ -1,9 +1,10 @@
-"""Chat use cases: upload grants, send, sync, user lookup. Stores and publisher are injected."""
+"""Chat use cases: upload grants, send, sync, user lookup, and releasing or withdrawing the
+messages that waited for their clip. Stores, publisher and fallback are injected."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from chat.bus import FanoutPublisher, PublishFailed
 from chat.clip_store import ClipFiles, ClipStore
 from chat.logic import (
     check_clip_owner,
+    check_clip_sendable,
     check_clip_stored,
     check_direct_recipient,
     check_upload,
@@ -25,6 +27,7 @@ from chat.model import (
     FanoutEnvelope,
     Message,
     Origin,
+    PendingDelivery,
     UploadGrant,
     UserProfile,
 )
@@ -38,7 +41,7 @@ from chat.wire import (
     messages_frame,
 )
 from common.clock import Clock, IdFactory
-from common.errors import Forbidden, NotFound
+from common.errors import ClipRejected, Forbidden, NotFound, error_frame
 from common.events import Caller
 from common.logs import correlation, get_logger
 
@@ -53,6 +56,7 @@ class ChatLimits:
     max_clip_bytes: int
     upload_url_ttl_seconds: int
     clip_url_ttl_seconds: int
+    clip_cdn_url: str | None = None  # processed clips served from here when set
 
 
 class ChatService:
@@ -101,15 +105,18 @@ class ChatService:
         )
 
     def send(self, origin: Origin, request: SendRequest) -> Ack:
-        """Store the message once and hand it to fan-out; a retry gets the first ack again.
-        Every check runs before anything is written, so a refused send leaves no trace."""
+        """Store the message once and deliver it now, or when its clip is ready. A retry gets
+        the first ack again. Every check runs before anything is written."""
         sender = origin.caller.user_id
         earlier = self._messages.find_ack(sender, request.client_message_id)
         if earlier is not None:
             return earlier
         conversation_id, new_pair = self._conversation_for(sender, request)
         clip = check_clip_owner(self._clips.get(request.clip_id), sender)
-        check_clip_stored(clip, self._files.stored_size(clip.key), self._limits.max_clip_bytes)
+        check_clip_sendable(clip)
+        if clip.status is ClipStatus.AWAITING_UPLOAD:
+            stored_size = self._files.stored_size(clip.key)
+            check_clip_stored(clip, stored_size, self._limits.max_clip_bytes)
         now = self._clock.now()
         if new_pair is not None:
             self._conversations.ensure_direct(conversation_id, new_pair, now)
@@ -127,8 +134,40 @@ class ChatService:
             stored = Message(**{**draft.__dict__, "seq": ack.seq})
             with correlation(messageId=ack.message_id):
                 log.info("message #%d stored in %s", ack.seq, conversation_id)
-                self._publish(origin, stored, clip)
+                self._deliver_when_ready(origin, stored, clip)
         return ack
+
+    def release(self, clip: Clip, waiting: Sequence[PendingDelivery]) -> None:
+        """The clip is ready: deliver the messages that waited for it."""
+        for pending in waiting:
+            message = self._messages.get(pending.conversation_id, pending.seq)
+            if message is not None:
+                self._publish_message(
+                    message, clip, pending.sender_connection_id, pending.api_endpoint
+                )
+
+    def withdraw(self, clip: Clip, waiting: Sequence[PendingDelivery]) -> None:
+        """The clip was rejected: its messages are withdrawn and never delivered, and the
+        sender hears why on every connection."""
+        for pending in waiting:
+            self._messages.withdraw(pending.conversation_id, pending.seq, clip.reject_reason or "")
+            message = self._messages.get(pending.conversation_id, pending.seq)
+            if message is None:
+                continue
+            notice = error_frame(
+                ClipRejected(
+                    "Your clip could not be used, so your message was not delivered.",
+                    reason=clip.reject_reason or "",
+                    clipId=clip.clip_id,
+                    messageId=message.message_id,
+                    conversationId=message.conversation_id,
+                    seq=message.seq,
+                )
+            )
+            envelope = FanoutEnvelope(
+                message.conversation_id, "", _compact(notice), user_id=message.sender_id
+            )
+            self._publish(envelope, pending.api_endpoint)
 
     def sync(self, caller: Caller, request: SyncRequest) -> dict[str, Any]:
         """The ``messages`` frame: messages after ``afterSeq`` in order, as many as fit a frame."""
@@ -153,6 +192,21 @@ class ChatService:
             raise NotFound("No such user.")
         return profile
 
+    def _deliver_when_ready(self, origin: Origin, message: Message, clip: Clip) -> None:
+        if clip.status is ClipStatus.READY:
+            self._publish_message(message, clip, origin.connection_id, origin.api_endpoint)
+            return
+        pending = PendingDelivery(
+            message.conversation_id, message.seq, origin.connection_id, origin.api_endpoint
+        )
+        if self._clips.add_pending(clip.clip_id, pending):
+            return  # the clip processor delivers it when the clip is ready
+        finished = self._clips.get(clip.clip_id)  # finished between our read and our write
+        if finished is not None and finished.status is ClipStatus.READY:
+            self._publish_message(message, finished, origin.connection_id, origin.api_endpoint)
+        elif finished is not None:
+            self.withdraw(finished, [pending])
+
     def _conversation_for(
         self, sender: str, request: SendRequest
     ) -> tuple[str, tuple[str, str] | None]:
@@ -172,16 +226,31 @@ class ChatService:
             raise Forbidden("You are not a member of that conversation.")
 
     def _render(self, message: Message, clip: Clip) -> dict[str, Any]:
-        url = self._files.download_url(clip.key, self._limits.clip_url_ttl_seconds)
-        return message_frame(message, clip, url)
+        return message_frame(message, clip, self._clip_url(clip))
 
-    def _publish(self, origin: Origin, message: Message, clip: Clip) -> None:
-        payload = json.dumps(self._render(message, clip), separators=(",", ":"))
-        envelope = FanoutEnvelope(message.conversation_id, origin.connection_id, payload)
+    def _clip_url(self, clip: Clip) -> str | None:
+        if clip.status is not ClipStatus.READY or clip.processed_key is None:
+            return None
+        if self._limits.clip_cdn_url:
+            return f"{self._limits.clip_cdn_url.rstrip('/')}/{clip.processed_key}"
+        return self._files.download_url(clip.processed_key, self._limits.clip_url_ttl_seconds)
+
+    def _publish_message(
+        self, message: Message, clip: Clip, sender_connection_id: str, api_endpoint: str
+    ) -> None:
+        payload = _compact(self._render(message, clip))
+        envelope = FanoutEnvelope(message.conversation_id, sender_connection_id, payload)
+        self._publish(envelope, api_endpoint)
+
+    def _publish(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
         try:
             receivers = self._publisher.publish(envelope)
         except PublishFailed as error:
             log.warning("publish failed (%s); fanning out directly", error)
             receivers = 0
         if receivers == 0:
-            self._direct_fanout(envelope, origin.api_endpoint)
+            self._direct_fanout(envelope, api_endpoint)
+
+
+def _compact(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))

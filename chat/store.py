@@ -170,6 +170,24 @@ class MessageStore:
         messages = [_message_from_item(item) for item in response.get("Items", [])]
         return messages[:limit], len(messages) > limit
 
+    def get(self, conversation_id: str, seq: int) -> Message | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _message_from_item(item) if item else None
+
+    def withdraw(self, conversation_id: str, seq: int, reason: str) -> None:
+        """Keep the message (and its seq) but mark it withdrawn: its clip was rejected."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
+            UpdateExpression="SET withdrawn = :yes, withdrawReason = :why",
+            ConditionExpression="attribute_exists(messageId)",
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":why": {"S": reason}},
+        )
+
     def _last_seq(self, conversation_id: str) -> int:
         item = self._client.get_item(
             TableName=self._table,
@@ -258,6 +276,7 @@ def _message_from_item(item: Item) -> Message:
         clip_id=item["clipId"]["S"],
         client_message_id=item["clientMessageId"]["S"],
         sent_at=parse_iso_utc(item["sentAt"]["S"]),
+        withdrawn=bool(item.get("withdrawn", {}).get("BOOL", False)),
     )
 
 

@@ -10,7 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chat.model import Ack, Clip, Message, UploadGrant, UserProfile
+from chat.model import (
+    OPUS_CODEC,
+    OPUS_CONTENT_TYPE,
+    Ack,
+    Clip,
+    ClipStatus,
+    Message,
+    UploadGrant,
+    UserProfile,
+)
 from common.clock import iso_utc
 from common.errors import BadRequest
 
@@ -115,21 +124,42 @@ def ack_frame(ack: Ack) -> dict[str, Any]:
     }
 
 
-def message_frame(message: Message, clip: Clip, clip_url: str) -> dict[str, Any]:
-    return {
+def message_frame(message: Message, clip: Clip, clip_url: str | None) -> dict[str, Any]:
+    """A message as clients see it, live or in ``sync``. A withdrawn message keeps its place
+    (and seq) but has no clip."""
+    frame: dict[str, Any] = {
         "type": "message",
         "conversationId": message.conversation_id,
         "messageId": message.message_id,
         "seq": message.seq,
         "from": message.sender_id,
         "sentAt": iso_utc(message.sent_at),
-        "clip": {
+        "clip": None if message.withdrawn else clip_view(clip, clip_url),
+    }
+    if message.withdrawn:
+        frame["withdrawn"] = True
+    return frame
+
+
+def clip_view(clip: Clip, url: str | None) -> dict[str, Any]:
+    if clip.status is ClipStatus.READY:
+        return {
             "id": clip.clip_id,
-            "url": clip_url,
-            "contentType": clip.content_type,
+            "url": url,
+            "contentType": OPUS_CONTENT_TYPE,
+            "codec": OPUS_CODEC,
             "durationMs": clip.duration_ms,
             "waveform": None if clip.waveform is None else list(clip.waveform),
-        },
+            "status": "ready",
+        }
+    return {
+        "id": clip.clip_id,
+        "url": None,
+        "contentType": clip.content_type,
+        "codec": None,
+        "durationMs": None,
+        "waveform": None,
+        "status": "processing",
     }
 
 

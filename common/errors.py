@@ -67,6 +67,16 @@ class ClipNotUploaded(SottoError):
     http_status = 409
 
 
+class ClipRejected(SottoError):
+    """The clip's file is not usable audio; ``reason`` says why (see chat.audio.Rejection)."""
+
+    code = "clip_rejected"
+    http_status = 422
+
+    def __init__(self, message: str, *, reason: str, **details: Any) -> None:
+        super().__init__(message, reason=reason, **details)
+
+
 class TooLarge(SottoError):
     code = "too_large"
     http_status = 413

@@ -11,6 +11,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from common.errors import BadRequest, SottoError, Unauthorized, error_body, error_frame, http_status
 from common.events import AuthorizerRequest, WebSocketEvent, reply
 from common.logs import correlation, get_logger
@@ -115,6 +122,36 @@ def authorizer(
                 except Unauthorized as exc:
                     log.info("connection refused: %s", exc.message)
                     raise UnauthorizedSignal() from None
+
+        return handler
+
+    return decorate
+
+
+def sqs_batch(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[str, D], None]], Handler[D]]:
+    """An SQS-triggered function: each record's body is handled on its own, and the records
+    that raised are reported as ``batchItemFailures`` so that only they come back."""
+
+    def decorate(route: Callable[[str, D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            resolved = deps if deps is not None else load_deps()
+
+            def one(record: SQSRecord) -> None:
+                with correlation(messageId=record.message_id):
+                    route(record.body, resolved)
+
+            response = process_partial_response(
+                event=dict(event),
+                record_handler=one,
+                processor=BatchProcessor(event_type=EventType.SQS),
+                context=context,
+            )
+            return dict(response)
 
         return handler
 

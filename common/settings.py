@@ -43,6 +43,10 @@ _VARIABLES: Mapping[str, _Variable] = {
     "redis_namespace": _Variable("SOTTO_REDIS_NAMESPACE", "text", "sotto"),
     "max_connection_seconds": _Variable("SOTTO_MAX_CONNECTION_SECONDS", "int", 2 * 3600),
     "max_clip_bytes": _Variable("SOTTO_MAX_CLIP_BYTES", "int", 16 * MIB),
+    "max_clip_seconds": _Variable("SOTTO_MAX_CLIP_SECONDS", "int", 300),
+    "opus_bitrate_kbps": _Variable("SOTTO_OPUS_BITRATE_KBPS", "int", 24),
+    "waveform_peaks": _Variable("SOTTO_WAVEFORM_PEAKS", "int", 64),
+    "ffmpeg_timeout_seconds": _Variable("SOTTO_FFMPEG_TIMEOUT_SECONDS", "int", 60),
     "upload_url_ttl_seconds": _Variable("SOTTO_UPLOAD_URL_TTL_SECONDS", "int", 300),
     "clip_url_ttl_seconds": _Variable("SOTTO_CLIP_URL_TTL_SECONDS", "int", 900),
     "log_level": _Variable("SOTTO_LOG_LEVEL", "log_level", "INFO"),
@@ -51,6 +55,8 @@ _VARIABLES: Mapping[str, _Variable] = {
     "cognito_client_id": _Variable("SOTTO_COGNITO_CLIENT_ID", "optional"),
     "cognito_jwks_url": _Variable("SOTTO_COGNITO_JWKS_URL", "optional"),
     "management_endpoint": _Variable("SOTTO_MANAGEMENT_ENDPOINT", "optional"),
+    "ffmpeg": _Variable("SOTTO_FFMPEG", "optional"),
+    "clip_cdn_url": _Variable("SOTTO_CLIP_CDN_URL", "optional"),
     "endpoint_url": _Variable("AWS_ENDPOINT_URL", "optional"),
     # The local gateway only (AWS has its own): where it listens and when it drops idle sockets.
     "gateway_host": _Variable("SOTTO_GATEWAY_HOST", "text", "127.0.0.1"),
@@ -83,6 +89,10 @@ class Settings:
     redis_namespace: str
     max_connection_seconds: int
     max_clip_bytes: int
+    max_clip_seconds: int
+    opus_bitrate_kbps: int
+    waveform_peaks: int
+    ffmpeg_timeout_seconds: int
     upload_url_ttl_seconds: int
     clip_url_ttl_seconds: int
     log_level: str
@@ -91,6 +101,8 @@ class Settings:
     cognito_client_id: str | None = None
     cognito_jwks_url: str | None = None
     management_endpoint: str | None = None
+    ffmpeg: str | None = None
+    clip_cdn_url: str | None = None
     endpoint_url: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_ws_port: int = 8765

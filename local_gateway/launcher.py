@@ -28,9 +28,16 @@ from common import runtime
 from common.clients import Clients
 from common.settings import Settings
 from local_gateway.delivery import GatewayDelivery
+from local_gateway.invoker import LambdaInvoker
 from local_gateway.limits import GatewayLimits
-from local_gateway.provision import DemoUser, ensure_demo_users, provision
-from local_gateway.routes import AUTHORIZER, load_function, load_routes
+from local_gateway.provision import (
+    QUEUE_VISIBILITY_SECONDS,
+    DemoUser,
+    ensure_demo_users,
+    provision,
+)
+from local_gateway.queues import SqsEventSource
+from local_gateway.routes import AUTHORIZER, QUEUE_FUNCTIONS, load_function, load_routes
 from local_gateway.server import GatewayConfig, LocalGateway
 
 log = logging.getLogger("sotto.launcher")
@@ -71,6 +78,9 @@ class LocalStack:
         self._fake_redis: TcpFakeServer | None = None
         self._gateway: LocalGateway | None = None
         self._subscriber_task: asyncio.Task[None] | None = None
+        self._queue_tasks: list[asyncio.Task[None]] = []
+        # Queue-triggered functions run as Lambda would, each batch within its timeout.
+        self._queue_invoker = LambdaInvoker(QUEUE_VISIBILITY_SECONDS - 10, concurrency=2)
 
     @property
     def gateway(self) -> LocalGateway:
@@ -98,6 +108,7 @@ class LocalStack:
             SOTTO_MANAGEMENT_ENDPOINT=management,
         )
         await self._start_subscriber(redis_url)
+        await self._start_queue_consumers(clients)
         return StackInfo(
             ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
@@ -133,10 +144,14 @@ class LocalStack:
         return LocalGateway(config, routes=load_routes(), authorizer=load_function(AUTHORIZER))
 
     async def stop(self) -> None:
-        if self._subscriber_task is not None:
-            self._subscriber_task.cancel()
+        for task in [
+            *self._queue_tasks,
+            *([self._subscriber_task] if self._subscriber_task else []),
+        ]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._subscriber_task
+                await task
+        self._queue_invoker.close()
         if self._gateway is not None:
             await self._gateway.stop()
         runtime.reset()
@@ -156,6 +171,20 @@ class LocalStack:
         )
         self._subscriber_task = asyncio.create_task(subscriber.run(), name="fanout-subscriber")
         await asyncio.wait_for(subscriber.wait_subscribed(), timeout=10)
+
+    async def _start_queue_consumers(self, clients: Clients) -> None:
+        """What serverless.yml wires as SQS event sources, polled from moto's queues."""
+        for setting, function in QUEUE_FUNCTIONS.items():
+            name = getattr(self._settings, setting)
+            url = (await asyncio.to_thread(clients.sqs.get_queue_url, QueueName=name))["QueueUrl"]
+            source = SqsEventSource(
+                clients.sqs,
+                url,
+                load_function(function),
+                self._queue_invoker,
+                region=self._settings.region,
+            )
+            self._queue_tasks.append(asyncio.create_task(source.run(), name=f"queue:{name}"))
 
     def _start_moto(self) -> str:
         host, port = self._settings.gateway_host, self._settings.local_aws_port

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = get_logger("provision")
 
 UPLOAD_PREFIX = "clips/raw/"
+# A clip's processing must end well within this, or the message is handed out again.
+QUEUE_VISIBILITY_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def create_queues(clients: Clients) -> None:
     queue_url = clients.sqs.create_queue(
         QueueName=name,
         Attributes={
-            "VisibilityTimeout": "180",
+            "VisibilityTimeout": str(QUEUE_VISIBILITY_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
         },
     )["QueueUrl"]

@@ -26,6 +26,11 @@ WEBSOCKET_ROUTES: Mapping[str, str] = {
     "lookupUser": "chat.handlers.lookup_user",
 }
 
+# Functions triggered by a queue (the setting that names the queue -> the handler).
+QUEUE_FUNCTIONS: Mapping[str, str] = {
+    "uploads_queue": "chat.handlers.process_uploads",
+}
+
 LambdaFunction = Callable[..., dict[str, Any]]
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
+import pytest
 import requests
 
 from sotto_cli.audio import tone_wav
+from sotto_cli.client import ServerError, upload
 from tests.e2e.clients import connect_as, next_event, say, upload_clip
 from tests.e2e.conftest import Stack
 
@@ -23,9 +26,12 @@ def test_alices_clip_reaches_bob_and_not_carol(stack: Stack) -> None:
         assert message["messageId"] == ack["messageId"] and message["seq"] == ack["seq"]
         assert message["from"] == stack.user("alice")["user_id"]
         assert message["clip"]["id"] == clip
-        assert message["clip"]["contentType"] == "audio/wav"
+        assert (message["clip"]["contentType"], message["clip"]["codec"]) == ("audio/ogg", "opus")
+        assert abs(message["clip"]["durationMs"] - 1000) <= 60
+        assert len(message["clip"]["waveform"]) == 64
         played = await asyncio.to_thread(requests.get, message["clip"]["url"], timeout=10)
-        assert played.content == audio  # the URL plays the very clip alice uploaded
+        assert played.content.startswith(b"OggS")  # our encoding of her clip, not her bytes
+        assert played.content != audio and len(played.content) < len(audio) // 4
 
         # Carol's first frame is a message meant for her: Bob's never reached her.
         to_carol = await say(alice, to=stack.user("carol")["user_id"])
@@ -75,3 +81,38 @@ def test_a_retried_send_is_acked_again_and_delivered_once(stack: Stack) -> None:
         await bob.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_a_bad_file_gets_the_sender_an_error_and_bob_nothing(stack: Stack) -> None:
+    async def scenario() -> None:
+        alice, bob = await connect_as(stack, "alice"), await connect_as(stack, "bob")
+        bob_id = stack.user("bob")["user_id"]
+        junk = os.urandom(4096)
+        grant = await alice.request("upload", contentType="audio/ogg", size=len(junk))
+        await asyncio.to_thread(upload, grant, junk, "audio/ogg", "clip.ogg")
+        ack = await alice.request(
+            "send", clientMessageId="junk-1", clipId=grant["clipId"], to=bob_id
+        )
+        notice = await next_event(alice, seconds=30)
+        assert (notice["type"], notice["code"], notice["reason"]) == (
+            "error",
+            "clip_rejected",
+            "not_audio",
+        )
+        assert (notice["messageId"], notice["clipId"]) == (ack["messageId"], grant["clipId"])
+        after = await say(alice, to=bob_id)
+        first_for_bob = await next_event(bob, seconds=30)
+        assert first_for_bob["messageId"] == after["messageId"]  # the junk never reached him
+        history = await bob.request(
+            "sync", conversationId=ack["conversationId"], afterSeq=ack["seq"] - 1
+        )
+        assert history["messages"][0]["withdrawn"] is True
+        with pytest.raises(
+            ServerError
+        ) as refused:  # sending the rejected clip again is refused at once
+            await alice.request("send", clientMessageId="junk-2", clipId=grant["clipId"], to=bob_id)
+        assert refused.value.code == "clip_rejected"
+        await alice.close()
+        await bob.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))

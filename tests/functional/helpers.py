@@ -6,6 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from chat.deps import ChatDeps
+from chat.model import FanoutEnvelope
+from common.clients import Clients
+from common.clock import ManualClock, SequentialIds
 from common.events import (
     CONTEXT_USER_ID,
     CONTEXT_USERNAME,
@@ -73,3 +77,14 @@ def frame(response: dict[str, Any]) -> dict[str, Any]:
     assert response["statusCode"] == 200, response
     parsed: dict[str, Any] = json.loads(response["body"])
     return parsed
+
+
+class RecordingChatDeps(ChatDeps):
+    """The real composition, with the direct fan-out fallback recorded instead of posted."""
+
+    def __init__(self, clients: Clients) -> None:
+        super().__init__(clients, clock=ManualClock(NOW), ids=SequentialIds())
+        self.direct: list[tuple[FanoutEnvelope, str]] = []
+
+    def direct_fanout(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
+        self.direct.append((envelope, api_endpoint))

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,28 +15,18 @@ import redis
 import requests
 
 from chat import handlers
+from chat.clip_store import Claim
 from chat.deps import ChatDeps
-from chat.model import FanoutEnvelope, UserProfile
+from chat.logic import processed_key
+from chat.model import Clip, FanoutEnvelope, ProcessedClip, UserProfile
 from common.clients import Clients, redis_client
-from common.clock import ManualClock, SequentialIds
 from common.events import Caller
 from tests.functional.conftest import AtomicRequests
-from tests.functional.helpers import NOW, action, frame
+from tests.functional.helpers import NOW, RecordingChatDeps, action, frame
 
 ALICE = Caller("u-alice", "alice")
 BOB = Caller("u-bob", "bob")
 CAROL = Caller("u-carol", "carol")
-
-
-class RecordingChatDeps(ChatDeps):
-    """The real composition, with the direct fan-out fallback recorded instead of posted."""
-
-    def __init__(self, clients: Clients) -> None:
-        super().__init__(clients, clock=ManualClock(NOW), ids=SequentialIds())
-        self.direct: list[tuple[FanoutEnvelope, str]] = []
-
-    def direct_fanout(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
-        self.direct.append((envelope, api_endpoint))
 
 
 @pytest.fixture
@@ -54,6 +45,40 @@ def call(
     connection: str | None = None,
 ) -> dict[str, Any]:
     return frame(handler(action(caller, connection or f"{caller.username}-phone", body), deps=deps))
+
+
+PROCESSED = b"OggS" + b"\1" * 60  # stands in for our encoder's output in these tests
+
+
+def make_ready(deps: ChatDeps, clip_id: str, duration_ms: int = 1500) -> Clip:
+    """Walk a clip through the real store transitions to ready, as the processor does, and
+    release what waited for it (the processor itself is tested with real audio elsewhere)."""
+    clip = deps.clips.get(clip_id)
+    assert clip is not None
+    deps.clips.note_upload(clip_id, "etag", clip.declared_size, NOW)
+    claim, claimed = deps.clips.claim(clip_id, NOW, NOW + timedelta(minutes=5))
+    assert claim is Claim.CLAIMED and claimed is not None
+    key = processed_key(clip_id)
+    deps.clients.s3.put_object(Bucket=deps.clients.settings.clips_bucket, Key=key, Body=PROCESSED)
+    processed = ProcessedClip(key, duration_ms, tuple(range(64)))
+    finished, waiting = deps.clips.finish(claimed, processed, None)
+    deps.chat.release(finished, waiting)
+    return finished
+
+
+def reject(deps: ChatDeps, clip_id: str, reason: str) -> str:
+    deps.clips.note_upload(clip_id, "etag", 10, NOW)
+    _, claimed = deps.clips.claim(clip_id, NOW, NOW + timedelta(minutes=5))
+    assert claimed is not None
+    finished, waiting = deps.clips.finish(claimed, None, reason)
+    deps.chat.withdraw(finished, waiting)
+    return clip_id
+
+
+def ready_clip(deps: ChatDeps, caller: Caller) -> str:
+    clip_id = uploaded_clip(deps, caller)
+    make_ready(deps, clip_id)
+    return clip_id
 
 
 def uploaded_clip(
@@ -145,7 +170,7 @@ def test_a_direct_message_is_acked_stored_and_published(
 ) -> None:
     subscriber = fake_redis.pubsub(ignore_subscribe_messages=True)
     subscriber.subscribe(f"{aws.settings.redis_namespace}:fanout")
-    clip = uploaded_clip(deps, ALICE)
+    clip = ready_clip(deps, ALICE)
     ack = send(deps, ALICE, clip, to=BOB.user_id)
     assert ack["type"] == "ack" and ack["requestId"] == "s" and ack["seq"] == 1
     published = next_message(subscriber)
@@ -157,13 +182,21 @@ def test_a_direct_message_is_acked_stored_and_published(
     event = json.loads(envelope.payload)
     assert event["type"] == "message" and event["from"] == ALICE.user_id and event["seq"] == 1
     assert event["messageId"] == ack["messageId"] and event["sentAt"] == "2026-11-21T12:00:00.000Z"
-    assert event["clip"]["id"] == clip and event["clip"]["contentType"] == "audio/ogg"
-    assert requests.get(event["clip"]["url"], timeout=10).content.startswith(b"OggS")
+    assert event["clip"] == {
+        **event["clip"],
+        "id": clip,
+        "contentType": "audio/ogg",
+        "codec": "opus",
+        "durationMs": 1500,
+        "waveform": list(range(64)),
+        "status": "ready",
+    }
+    assert requests.get(event["clip"]["url"], timeout=10).content == PROCESSED  # never the raw file
     assert deps.direct == []  # a subscriber took it
 
 
 def test_with_no_subscriber_the_sender_fans_out_directly(deps: RecordingChatDeps) -> None:
-    ack = send(deps, ALICE, uploaded_clip(deps, ALICE), to=BOB.user_id)
+    ack = send(deps, ALICE, ready_clip(deps, ALICE), to=BOB.user_id)
     [(envelope, endpoint)] = deps.direct
     assert json.loads(envelope.payload)["messageId"] == ack["messageId"]
     assert endpoint == "https://abc123.execute-api.us-east-1.amazonaws.com/test"
@@ -173,7 +206,7 @@ def test_with_redis_down_the_send_still_succeeds_and_fans_out_directly(aws: Clie
     dead = redis_client("redis://127.0.0.1:1")  # nothing listens there
     deps = RecordingChatDeps(Clients(aws.settings, redis_client=dead))
     deps.users.put(UserProfile(BOB.user_id, "bob", "Bob"), NOW)
-    ack = send(deps, ALICE, uploaded_clip(deps, ALICE), to=BOB.user_id)
+    ack = send(deps, ALICE, ready_clip(deps, ALICE), to=BOB.user_id)
     assert ack["type"] == "ack"
     assert len(deps.direct) == 1
 
@@ -197,7 +230,7 @@ def test_the_same_pair_shares_one_conversation_and_seqs_count_up(
 def test_a_retried_send_gets_the_same_ack_and_stores_nothing_twice(
     deps: RecordingChatDeps, aws: Clients
 ) -> None:
-    clip = uploaded_clip(deps, ALICE)
+    clip = ready_clip(deps, ALICE)
     first = send(deps, ALICE, clip, "retry-me", to=BOB.user_id)
     again = send(deps, ALICE, clip, "retry-me", to=BOB.user_id)
     assert again == first
@@ -212,6 +245,7 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
         handlers.upload, ALICE, {"action": "upload", "contentType": "audio/ogg", "size": 10}, deps
     )["clipId"]
     oversize = uploaded_clip(deps, ALICE, data=b"x" * 500, declared=100)
+    rejected = reject(deps, uploaded_clip(deps, ALICE), "not_audio")
     cases = [
         (
             CAROL,
@@ -232,6 +266,7 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
         (ALICE, {"clipId": "c_unknown", "to": BOB.user_id}, "not_found"),
         (ALICE, {"clipId": granted_only, "to": BOB.user_id}, "clip_not_uploaded"),
         (ALICE, {"clipId": oversize, "to": BOB.user_id}, "too_large"),
+        (ALICE, {"clipId": rejected, "to": BOB.user_id}, "clip_rejected"),
         (ALICE, {"clipId": alices, "to": "u-nobody"}, "not_found"),
         (ALICE, {"clipId": alices, "to": ALICE.user_id}, "bad_request"),
     ]
@@ -245,9 +280,7 @@ def test_refusals_have_their_codes_and_store_nothing(deps: RecordingChatDeps, aw
 
 
 def test_sync_returns_messages_after_a_seq_in_pages(deps: RecordingChatDeps) -> None:
-    acks = [
-        send(deps, ALICE, uploaded_clip(deps, ALICE), f"m{i}", to=BOB.user_id) for i in range(5)
-    ]
+    acks = [send(deps, ALICE, ready_clip(deps, ALICE), f"m{i}", to=BOB.user_id) for i in range(5)]
     conversation = acks[0]["conversationId"]
     page = call(
         handlers.sync,
@@ -265,6 +298,7 @@ def test_sync_returns_messages_after_a_seq_in_pages(deps: RecordingChatDeps) -> 
     assert [m["seq"] for m in page["messages"]] == [2, 3]
     assert page["messages"][0]["messageId"] == acks[1]["messageId"]
     assert page["messages"][0]["clip"]["url"].startswith("https://")
+    assert page["messages"][0]["clip"]["status"] == "ready"
     rest = call(
         handlers.sync, BOB, {"action": "sync", "conversationId": conversation, "afterSeq": 3}, deps
     )
@@ -328,3 +362,55 @@ def test_concurrent_senders_get_distinct_gapless_seqs_and_racing_retries_one_mes
     seqs = sorted([raced[0]["seq"]] + [answers[0]["seq"] for answers in acks.values()])
     assert seqs == list(range(2, 15))  # no gap, no seq given twice
     assert len(stored_messages(aws)) == 14  # the opening message and 13 more, none twice
+
+
+def test_a_message_on_a_clip_being_processed_waits_and_is_delivered_when_ready(
+    deps: RecordingChatDeps,
+) -> None:
+    clip = uploaded_clip(deps, ALICE)
+    ack = send(deps, ALICE, clip, "early", to=BOB.user_id)
+    assert ack["type"] == "ack"  # accepted at once...
+    assert deps.direct == []  # ...but nothing delivered while the clip is not ready
+    listed = call(
+        handlers.sync,
+        BOB,
+        {"action": "sync", "conversationId": ack["conversationId"], "afterSeq": 0},
+        deps,
+    )
+    [waiting] = listed["messages"]
+    assert waiting["clip"]["status"] == "processing" and waiting["clip"]["url"] is None
+    make_ready(deps, clip, duration_ms=2300)
+    [(envelope, _)] = deps.direct
+    event = json.loads(envelope.payload)
+    assert (event["messageId"], event["clip"]["durationMs"]) == (ack["messageId"], 2300)
+    assert envelope.sender_connection_id == "alice-phone"  # still not echoed to the sender
+
+
+def test_a_message_on_a_rejected_clip_is_withdrawn_and_the_sender_told(
+    deps: RecordingChatDeps,
+) -> None:
+    clip = uploaded_clip(deps, ALICE)
+    ack = send(deps, ALICE, clip, "doomed", to=BOB.user_id)
+    reject(deps, clip, "not_audio")
+    [(notice, _)] = deps.direct
+    assert notice.user_id == ALICE.user_id  # to the sender only, on every connection
+    error = json.loads(notice.payload)
+    assert error == {
+        "type": "error",
+        "code": "clip_rejected",
+        "message": error["message"],
+        "reason": "not_audio",
+        "clipId": clip,
+        "messageId": ack["messageId"],
+        "conversationId": ack["conversationId"],
+        "seq": ack["seq"],
+    }
+    listed = call(
+        handlers.sync,
+        BOB,
+        {"action": "sync", "conversationId": ack["conversationId"], "afterSeq": 0},
+        deps,
+    )
+    [withdrawn] = listed["messages"]
+    assert withdrawn["withdrawn"] is True and withdrawn["clip"] is None
+    assert withdrawn["seq"] == ack["seq"]  # the seq stays taken: no gap for clients

@@ -64,6 +64,25 @@ def test_a_message_reaches_every_live_member_connection_but_the_senders(aws: Cli
     assert connections.get("bob-phone") is not None
 
 
+def test_an_envelope_for_one_user_reaches_only_that_users_connections(aws: Clients) -> None:
+    conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
+    connections = ConnectionStore(aws.dynamodb, aws.settings.connections_table)
+    conversations.ensure_direct("d_pair", ("alice", "bob"), NOW)
+    live_until = int(NOW.timestamp()) + 3600
+    for connection_id, user in [
+        ("alice-phone", "alice"),
+        ("alice-laptop", "alice"),
+        ("bob-phone", "bob"),
+    ]:
+        connections.put(Connection(connection_id, user, NOW, live_until))
+    delivery = RecordingDelivery(gone=set())
+    service = FanoutService(conversations, connections, delivery, ManualClock(NOW))
+    envelope = FanoutEnvelope("d_pair", "", '{"type":"error"}', user_id="alice")
+    asyncio.run(service.fan_out(envelope))
+    [(_, targets)] = delivery.posts
+    assert sorted(targets) == ["alice-laptop", "alice-phone"]  # not bob, and no sender excluded
+
+
 def test_nobody_to_deliver_to_posts_nothing(aws: Clients) -> None:
     conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
     conversations.ensure_direct("d_quiet", ("alice", "bob"), NOW)
