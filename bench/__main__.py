@@ -1,5 +1,13 @@
-"""``make bench``: every benchmark, each printing its figures beside a baseline from the same run."""
+"""``make bench``: every benchmark, each printing its figures beside a baseline from the same run.
 
-from bench.fanout import main
+``python -m bench fanout`` or ``python -m bench clips`` runs one of them.
+"""
 
-main()
+import sys
+
+from bench import clips, fanout
+
+BENCHMARKS = {"fanout": fanout.main, "clips": clips.main}
+
+for name in sys.argv[1:] or list(BENCHMARKS):
+    BENCHMARKS[name]()

@@ -41,6 +41,32 @@ class UploadedObject:
     etag: str
 
 
+@dataclass(frozen=True)
+class Encoded:
+    duration_ms: int
+    waveform: tuple[int, ...]
+
+
+def encode_clip(
+    ffmpeg: Ffmpeg, source: Path, target: Path, limits: ClipLimits
+) -> Encoded | Rejection:
+    """Probe, then (only if the probe allows it) encode ``source`` to Opus at ``target`` and
+    describe it; or say why not."""
+    rejection = judge_probe(parse_probe(ffmpeg.probe(source)), limits)
+    if rejection is not None:
+        return rejection
+    try:
+        pcm = ffmpeg.transcode(source, target, limits)
+    except (TranscodeFailed, FfmpegTimedOut) as failure:
+        log.info("transcode failed: %s", failure)
+        return Rejection.UNDECODABLE
+    rejection = judge_decoded(pcm, limits)
+    if rejection is not None:
+        return rejection
+    rate = limits.waveform_rate
+    return Encoded(pcm_duration_ms(pcm, rate), waveform(pcm, rate, limits.waveform_peaks))
+
+
 class ClipBusy(Exception):
     """Another processor holds a live lease on the clip; the event is retried later."""
 
@@ -115,23 +141,14 @@ class ClipProcessor:
             source, target = Path(folder) / "raw", Path(folder) / "clip.ogg"
             size = self._files.download(clip.key, source, self._limits.max_bytes)
             rejection = judge_size(size, self._limits)
-            if rejection is None:
-                rejection = judge_probe(parse_probe(self._ffmpeg.probe(source)), self._limits)
             if rejection is not None:
                 return None, rejection
-            try:
-                pcm = self._ffmpeg.transcode(source, target, self._limits)
-            except (TranscodeFailed, FfmpegTimedOut) as failure:
-                log.info("transcode failed: %s", failure)
-                return None, Rejection.UNDECODABLE
-            rejection = judge_decoded(pcm, self._limits)
-            if rejection is not None:
-                return None, rejection
+            encoded = encode_clip(self._ffmpeg, source, target, self._limits)
+            if isinstance(encoded, Rejection):
+                return None, encoded
             key = processed_key(clip.clip_id)
             self._files.put_processed(key, target)
-        rate = self._limits.waveform_rate
-        peaks = waveform(pcm, rate, self._limits.waveform_peaks)
-        return ProcessedClip(key, pcm_duration_ms(pcm, rate), peaks), None
+        return ProcessedClip(key, encoded.duration_ms, encoded.waveform), None
 
     def _finish(
         self, clip: Clip, processed: ProcessedClip | None, rejection: Rejection | None

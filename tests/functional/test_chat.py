@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
@@ -414,3 +415,14 @@ def test_a_message_on_a_rejected_clip_is_withdrawn_and_the_sender_told(
     [withdrawn] = listed["messages"]
     assert withdrawn["withdrawn"] is True and withdrawn["clip"] is None
     assert withdrawn["seq"] == ack["seq"]  # the seq stays taken: no gap for clients
+
+
+def test_with_a_cdn_configured_clips_are_served_from_it(aws: Clients) -> None:
+    settings = dataclasses.replace(aws.settings, clip_cdn_url="https://cdn.example.com/")
+    deps = RecordingChatDeps(Clients(settings, redis_client=aws.redis))
+    deps.users.put(UserProfile(BOB.user_id, "bob", "Bob"), NOW)
+    clip = ready_clip(deps, ALICE)
+    send(deps, ALICE, clip, to=BOB.user_id)
+    [(envelope, _)] = deps.direct
+    url = json.loads(envelope.payload)["clip"]["url"]
+    assert url == f"https://cdn.example.com/clips/processed/{clip}.ogg"
