@@ -63,76 +63,73 @@ class ClipStore:
 
     def note_upload(self, clip_id: str, etag: str, size: int, now: datetime) -> None:
         """The file arrived (awaiting_upload -> uploaded); a repeat of the event changes nothing."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"clipId": {"S": clip_id}},
-                UpdateExpression="SET #s = :uploaded, rawEtag = :e, rawSize = :z, uploadedAt = :t",
-                ConditionExpression="#s = :awaiting",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":uploaded": {"S": ClipStatus.UPLOADED.value},
-                    ":awaiting": {"S": ClipStatus.AWAITING_UPLOAD.value},
-                    ":e": {"S": etag},
-                    ":z": {"N": str(size)},
-                    ":t": {"S": iso_utc(now)},
-                },
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        self._update_if(
+            clip_id,
+            "SET #s = :uploaded, rawEtag = :e, rawSize = :z, uploadedAt = :t",
+            "#s = :awaiting",
+            {
+                ":uploaded": {"S": ClipStatus.UPLOADED.value},
+                ":awaiting": {"S": ClipStatus.AWAITING_UPLOAD.value},
+                ":e": {"S": etag},
+                ":z": {"N": str(size)},
+                ":t": {"S": iso_utc(now)},
+            },
+        )
 
     def claim(
         self, clip_id: str, now: datetime, lease_until: datetime
     ) -> tuple[Claim, Clip | None]:
         """Take the processing lease (uploaded -> processing), or take over an expired one."""
-        try:
-            item = self._client.update_item(
-                TableName=self._table,
-                Key={"clipId": {"S": clip_id}},
-                UpdateExpression="SET #s = :processing, leaseUntil = :until",
-                ConditionExpression="#s = :uploaded OR (#s = :processing AND leaseUntil < :now)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":processing": {"S": ClipStatus.PROCESSING.value},
-                    ":uploaded": {"S": ClipStatus.UPLOADED.value},
-                    ":until": {"N": str(epoch_seconds(lease_until))},
-                    ":now": {"N": str(epoch_seconds(now))},
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            current = self.get(clip_id)
-            if current is None:
-                return Claim.UNKNOWN, None
-            finished = current.status in (ClipStatus.READY, ClipStatus.REJECTED)
-            return (Claim.FINISHED if finished else Claim.BUSY), current
-        return Claim.CLAIMED, _clip_from_item(item)
+        item = self._update_if(
+            clip_id,
+            "SET #s = :processing, leaseUntil = :until",
+            "#s = :uploaded OR (#s = :processing AND leaseUntil < :now)",
+            {
+                ":processing": {"S": ClipStatus.PROCESSING.value},
+                ":uploaded": {"S": ClipStatus.UPLOADED.value},
+                ":until": {"N": str(epoch_seconds(lease_until))},
+                ":now": {"N": str(epoch_seconds(now))},
+            },
+        )
+        if item is not None:
+            return Claim.CLAIMED, _clip_from_item(item)
+        current = self.get(clip_id)
+        if current is None:
+            return Claim.UNKNOWN, None
+        finished = current.status in (ClipStatus.READY, ClipStatus.REJECTED)
+        return (Claim.FINISHED if finished else Claim.BUSY), current
 
     def add_pending(self, clip_id: str, pending: PendingDelivery) -> bool:
         """Remember a message to deliver when the clip is ready; False once it is finished."""
+        unfinished: Item = {f":s{i}": {"S": status.value} for i, status in enumerate(_UNFINISHED)}
+        applied = self._update_if(
+            clip_id,
+            "SET pending = list_append(if_not_exists(pending, :none), :p)",
+            f"#s IN ({', '.join(unfinished)})",
+            {":none": {"L": []}, ":p": {"L": [{"M": _pending_item(pending)}]}, **unfinished},
+        )
+        return applied is not None
+
+    def _update_if(
+        self, clip_id: str, update: str, condition: str, values: Item
+    ) -> dict[str, Any] | None:
+        """Apply ``update`` if ``condition`` holds: the item as it is now, or None if it did not."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"clipId": {"S": clip_id}},
-                UpdateExpression="SET pending = list_append(if_not_exists(pending, :none), :p)",
-                ConditionExpression="#s IN (:a, :u, :p2)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":none": {"L": []},
-                    ":p": {"L": [{"M": _pending_item(pending)}]},
-                    ":a": {"S": _UNFINISHED[0].value},
-                    ":u": {"S": _UNFINISHED[1].value},
-                    ":p2": {"S": _UNFINISHED[2].value},
-                },
+            return dict(
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"clipId": {"S": clip_id}},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
             )
         except ClientError as error:
             if _condition_failed(error):
-                return False
+                return None
             raise
-        return True
 
     def finish(
         self, clip: Clip, processed: ProcessedClip | None, reason: str | None

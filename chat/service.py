@@ -150,8 +150,8 @@ class ChatService:
         """The clip was rejected: its messages are withdrawn and never delivered, and the
         sender hears why on every connection."""
         for pending in waiting:
-            self._messages.withdraw(pending.conversation_id, pending.seq, clip.reject_reason or "")
-            message = self._messages.get(pending.conversation_id, pending.seq)
+            reason = clip.reject_reason or ""
+            message = self._messages.withdraw(pending.conversation_id, pending.seq, reason)
             if message is None:
                 continue
             notice = error_frame(

@@ -178,15 +178,23 @@ class MessageStore:
         ).get("Item")
         return _message_from_item(item) if item else None
 
-    def withdraw(self, conversation_id: str, seq: int, reason: str) -> None:
-        """Keep the message (and its seq) but mark it withdrawn: its clip was rejected."""
-        self._client.update_item(
-            TableName=self._table,
-            Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
-            UpdateExpression="SET withdrawn = :yes, withdrawReason = :why",
-            ConditionExpression="attribute_exists(messageId)",
-            ExpressionAttributeValues={":yes": {"BOOL": True}, ":why": {"S": reason}},
-        )
+    def withdraw(self, conversation_id: str, seq: int, reason: str) -> Message | None:
+        """Keep the message (and its seq) but mark it withdrawn: its clip was rejected.
+        Returns the withdrawn message, or None if there is no such message."""
+        try:
+            item = self._client.update_item(
+                TableName=self._table,
+                Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
+                UpdateExpression="SET withdrawn = :yes, withdrawReason = :why",
+                ConditionExpression="attribute_exists(messageId)",
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":why": {"S": reason}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _message_from_item(item)
 
     def _last_seq(self, conversation_id: str) -> int:
         item = self._client.get_item(
