@@ -10,17 +10,28 @@ from datetime import timedelta
 from chat.audio import ClipLimits
 from chat.bus import FanoutPublisher, fanout_channel
 from chat.clip_store import ClipFiles, ClipStore
+from chat.conversation_store import ConversationStore
 from chat.delivery import ManagementApiDelivery
+from chat.ephemeral import IndicatorStore, SendRateLimiter
 from chat.fanout import DeliveryPort, FanoutService
 from chat.ffmpeg import Ffmpeg, find_ffmpeg
+from chat.groups import GroupService
+from chat.inbox import InboxService
+from chat.member_cache import MemberCache, MemberLookup
 from chat.model import FanoutEnvelope
+from chat.outbound import Outbound
 from chat.pipeline import ClipProcessor
+from chat.render import ClipUrls, MessageRenderer
+from chat.safety import SafetyService
+from chat.safety_store import BlockStore, ReportStore
 from chat.service import ChatLimits, ChatService
-from chat.store import ConversationStore, MessageStore, UserDirectory
+from chat.signals import SignalService
+from chat.store import MessageStore, UserDirectory
 from common.clients import Clients
 from common.clock import Clock, IdFactory, RandomIds, SystemClock
 from common.runtime import once, process_clients
-from connections.store import ConnectionStore
+from common.settings import Settings
+from connections.store import ConnectionStore, PresenceStore
 
 
 @dataclass
@@ -29,50 +40,143 @@ class ChatDeps:
     clock: Clock = field(default_factory=SystemClock)
     ids: IdFactory = field(default_factory=RandomIds)
 
+    @property
+    def settings(self) -> Settings:
+        return self.clients.settings
+
+    # ---- stores -------------------------------------------------------------------------
+
     @functools.cached_property
     def conversations(self) -> ConversationStore:
-        return ConversationStore(self.clients.dynamodb, self.clients.settings.conversations_table)
+        return ConversationStore(self.clients.dynamodb, self.settings.conversations_table)
+
+    @functools.cached_property
+    def messages(self) -> MessageStore:
+        return MessageStore(self.clients.dynamodb, self.settings.messages_table, self.conversations)
 
     @functools.cached_property
     def connections(self) -> ConnectionStore:
-        return ConnectionStore(self.clients.dynamodb, self.clients.settings.connections_table)
+        return ConnectionStore(self.clients.dynamodb, self.settings.connections_table)
 
     @functools.cached_property
     def users(self) -> UserDirectory:
-        return UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
+        return UserDirectory(self.clients.dynamodb, self.settings.users_table)
 
     @functools.cached_property
     def clips(self) -> ClipStore:
-        return ClipStore(self.clients.dynamodb, self.clients.settings.clips_table)
+        return ClipStore(self.clients.dynamodb, self.settings.clips_table)
 
     @functools.cached_property
     def files(self) -> ClipFiles:
-        return ClipFiles(self.clients.s3, self.clients.settings.clips_bucket)
+        return ClipFiles(self.clients.s3, self.settings.clips_bucket)
+
+    @functools.cached_property
+    def blocks(self) -> BlockStore:
+        return BlockStore(self.clients.dynamodb, self.settings.blocks_table)
+
+    @functools.cached_property
+    def reports(self) -> ReportStore:
+        return ReportStore(self.clients.dynamodb, self.settings.reports_table)
+
+    @functools.cached_property
+    def members(self) -> MemberLookup:
+        cache = MemberCache(
+            self.clients.redis, self.settings.redis_namespace, self.settings.member_cache_seconds
+        )
+        return MemberLookup(self.conversations, cache)
+
+    # ---- services -----------------------------------------------------------------------
+
+    @functools.cached_property
+    def outbound(self) -> Outbound:
+        channel = fanout_channel(self.settings.redis_namespace)
+        return Outbound(FanoutPublisher(self.clients.redis, channel), self.direct_fanout)
+
+    @functools.cached_property
+    def renderer(self) -> MessageRenderer:
+        urls = ClipUrls(self.settings.clip_url_ttl_seconds, self.settings.clip_cdn_url)
+        return MessageRenderer(self.clips, self.files, urls)
 
     @functools.cached_property
     def chat(self) -> ChatService:
-        settings = self.clients.settings
+        settings = self.settings
         return ChatService(
             conversations=self.conversations,
-            messages=MessageStore(self.clients.dynamodb, settings.messages_table),
+            messages=self.messages,
             clips=self.clips,
             files=self.files,
             users=self.users,
-            publisher=FanoutPublisher(self.clients.redis, fanout_channel(settings.redis_namespace)),
-            direct_fanout=self.direct_fanout,
+            members=self.members,
+            blocks=self.blocks,
+            rate_limiter=SendRateLimiter(
+                self.clients.redis,
+                settings.redis_namespace,
+                settings.send_rate_limit,
+                settings.send_rate_window_seconds,
+                self.clock,
+            ),
+            renderer=self.renderer,
+            outbound=self.outbound,
             clock=self.clock,
             ids=self.ids,
             limits=ChatLimits(
                 max_clip_bytes=settings.max_clip_bytes,
                 upload_url_ttl_seconds=settings.upload_url_ttl_seconds,
-                clip_url_ttl_seconds=settings.clip_url_ttl_seconds,
-                clip_cdn_url=settings.clip_cdn_url,
             ),
         )
 
     @functools.cached_property
+    def groups(self) -> GroupService:
+        return GroupService(
+            conversations=self.conversations,
+            members=self.members,
+            users=self.users,
+            outbound=self.outbound,
+            clock=self.clock,
+            ids=self.ids,
+            max_members=self.settings.max_group_members,
+        )
+
+    @functools.cached_property
+    def inbox(self) -> InboxService:
+        return InboxService(
+            conversations=self.conversations,
+            messages=self.messages,
+            members=self.members,
+            blocks=self.blocks,
+            renderer=self.renderer,
+        )
+
+    @functools.cached_property
+    def signals(self) -> SignalService:
+        namespace = self.settings.redis_namespace
+        return SignalService(
+            conversations=self.conversations,
+            messages=self.messages,
+            members=self.members,
+            blocks=self.blocks,
+            indicators=IndicatorStore(
+                self.clients.redis, namespace, self.settings.indicator_ttl_seconds
+            ),
+            presence=PresenceStore(self.clients.redis, namespace),
+            outbound=self.outbound,
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def safety(self) -> SafetyService:
+        return SafetyService(
+            conversations=self.conversations,
+            messages=self.messages,
+            users=self.users,
+            blocks=self.blocks,
+            reports=self.reports,
+            clock=self.clock,
+        )
+
+    @functools.cached_property
     def processor(self) -> ClipProcessor:
-        settings = self.clients.settings
+        settings = self.settings
         timeout = settings.ffmpeg_timeout_seconds
         return ClipProcessor(
             clips=self.clips,
@@ -90,15 +194,24 @@ class ChatDeps:
             lease=timedelta(seconds=2 * timeout + 30),
         )
 
+    # ---- fan-out ------------------------------------------------------------------------
+
     def fanout(self, delivery: DeliveryPort) -> FanoutService:
-        return FanoutService(self.conversations, self.connections, delivery, self.clock)
+        return FanoutService(
+            conversations=self.conversations,
+            members=self.members,
+            blocks=self.blocks,
+            connections=self.connections,
+            delivery=delivery,
+            clock=self.clock,
+        )
 
     def management_delivery(self, api_endpoint: str) -> ManagementApiDelivery:
-        endpoint = self.clients.settings.management_endpoint or api_endpoint
+        endpoint = self.settings.management_endpoint or api_endpoint
         return ManagementApiDelivery(self.clients.management_api(endpoint))
 
     def direct_fanout(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
-        """The slow path when no subscriber took the message: post from this handler."""
+        """The slow path when no subscriber took the event: post from this handler."""
         asyncio.run(self.fanout(self.management_delivery(api_endpoint)).fan_out(envelope))
 
 

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from chat.conversation_store import ConversationStore
 from chat.logic import plan_fanout
+from chat.member_cache import MemberLookup
 from chat.model import FanoutEnvelope
-from chat.store import ConversationStore
+from chat.safety_store import BlockStore
 from common.clock import Clock
 from common.logs import get_logger
 from connections.store import ConnectionStore
@@ -36,23 +38,23 @@ class FanoutReport:
 class FanoutService:
     def __init__(
         self,
+        *,
         conversations: ConversationStore,
+        members: MemberLookup,
+        blocks: BlockStore,
         connections: ConnectionStore,
         delivery: DeliveryPort,
         clock: Clock,
     ) -> None:
         self._conversations = conversations
+        self._members = members
+        self._blocks = blocks
         self._connections = connections
         self._delivery = delivery
         self._clock = clock
 
     async def fan_out(self, envelope: FanoutEnvelope) -> FanoutReport:
-        if envelope.user_id is not None:
-            users = [envelope.user_id]
-        else:
-            users = await asyncio.to_thread(
-                self._conversations.member_ids, envelope.conversation_id
-            )
+        users = await asyncio.to_thread(self._audience, envelope)
         live = await asyncio.to_thread(self._connections.live_for_users, users, self._clock.now())
         targets = plan_fanout(envelope, live)
         gone = await self._delivery.deliver(envelope.payload, targets) if targets else set()
@@ -62,3 +64,23 @@ class FanoutService:
         report = FanoutReport(delivered=len(targets) - len(gone), gone=tuple(sorted(gone)))
         log.info("delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id)
         return report
+
+    def _audience(self, envelope: FanoutEnvelope) -> list[str]:
+        if envelope.user_ids:
+            users = list(envelope.user_ids)
+        elif envelope.contacts_of is not None:
+            users = self._contacts(envelope.contacts_of)
+        else:
+            users = self._members.member_ids(envelope.conversation_id)
+        if envelope.sender_id is None:
+            return users
+        blockers = self._blocks.blockers_of(envelope.sender_id)
+        return [u for u in users if u not in blockers]
+
+    def _contacts(self, user_id: str) -> list[str]:
+        """Everyone who shares a conversation with the user."""
+        contacts: dict[str, None] = {}
+        for conversation_id, _ in self._conversations.memberships_of(user_id):
+            contacts.update(dict.fromkeys(self._members.member_ids(conversation_id)))
+        contacts.pop(user_id, None)
+        return list(contacts)

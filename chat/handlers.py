@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chat.deps import ChatDeps, load
-from chat.model import Origin
+from chat.model import IndicatorKind, Origin
 from chat.pipeline import uploads_in
 from chat.wire import (
     ack_frame,
@@ -14,8 +14,33 @@ from chat.wire import (
     upload_frame,
     user_frame,
 )
+from chat.wire_groups import (
+    members_frame,
+    membership_frame,
+    parse_add_members,
+    parse_conversation_id,
+    parse_create_group,
+    parse_list,
+    parse_remove_member,
+    parse_rename,
+    parse_set_role,
+    parse_summary,
+)
+from chat.wire_signals import (
+    block_frame,
+    parse_indicator,
+    parse_read,
+    parse_receipt,
+    parse_report,
+    parse_user_id,
+    reported_frame,
+)
 from common.events import WebSocketEvent
 from common.handler import Answer, Body, action, sqs_batch
+
+
+def _origin(event: WebSocketEvent) -> Origin:
+    return Origin(event.require_caller(), event.connection_id, event.management_endpoint)
 
 
 @action(load)
@@ -25,12 +50,14 @@ def upload(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
 
 @action(load)
 def send(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
-    origin = Origin(event.require_caller(), event.connection_id, event.management_endpoint)
-    return ack_frame(deps.chat.send(origin, parse_send(body)))
+    return ack_frame(deps.chat.send(_origin(event), parse_send(body)))
 
 
 @action(load)
 def sync(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    """With a ``conversationId``: that conversation's messages; without: the summary."""
+    if body.get("conversationId") is None:
+        return deps.inbox.summary(event.require_caller(), parse_summary(body))
     return deps.chat.sync(event.require_caller(), parse_sync(body))
 
 
@@ -38,6 +65,102 @@ def sync(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
 def lookup_user(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
     event.require_caller()
     return user_frame(deps.chat.lookup_user(parse_lookup_user(body)))
+
+
+# ---- groups and the conversation list ------------------------------------------------------
+
+
+@action(load)
+def create_group(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.create(_origin(event), parse_create_group(body)))
+
+
+@action(load)
+def add_members(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.add(_origin(event), parse_add_members(body)))
+
+
+@action(load)
+def remove_member(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.remove(_origin(event), parse_remove_member(body)))
+
+
+@action(load)
+def leave_group(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.leave(_origin(event), parse_conversation_id(body)))
+
+
+@action(load)
+def set_role(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.set_role(_origin(event), parse_set_role(body)))
+
+
+@action(load)
+def rename_group(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return membership_frame(deps.groups.rename(_origin(event), parse_rename(body)))
+
+
+@action(load)
+def members(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    found = deps.groups.members(event.require_caller(), parse_conversation_id(body))
+    return members_frame(*found)
+
+
+@action(load)
+def conversations(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return deps.inbox.conversations(event.require_caller(), parse_list(body))
+
+
+# ---- receipts, indicators, presence --------------------------------------------------------
+
+
+@action(load)
+def receipt(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return deps.signals.receipt(_origin(event), parse_receipt(body))
+
+
+@action(load)
+def mark_read(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return deps.signals.mark_read(event.require_caller(), parse_read(body))
+
+
+@action(load)
+def typing(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    deps.signals.indicate(_origin(event), parse_indicator(body, IndicatorKind.TYPING))
+    return None
+
+
+@action(load)
+def recording(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    deps.signals.indicate(_origin(event), parse_indicator(body, IndicatorKind.RECORDING))
+    return None
+
+
+@action(load)
+def presence(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return deps.signals.presence(event.require_caller(), parse_conversation_id(body))
+
+
+# ---- safety --------------------------------------------------------------------------------
+
+
+@action(load)
+def block(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    user_id = parse_user_id(body)
+    deps.safety.block(event.require_caller(), user_id)
+    return block_frame(user_id, blocked=True)
+
+
+@action(load)
+def unblock(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    user_id = parse_user_id(body)
+    deps.safety.unblock(event.require_caller(), user_id)
+    return block_frame(user_id, blocked=False)
+
+
+@action(load)
+def report(event: WebSocketEvent, body: Body, deps: ChatDeps) -> Answer:
+    return reported_frame(deps.safety.report(event.require_caller(), parse_report(body)))
 
 
 @sqs_batch(load)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 
 from chat.model import Clip, ClipStatus, FanoutEnvelope
@@ -112,3 +113,23 @@ def fit_in_frame(encoded_sizes: Sequence[int], budget: int = FRAME_BUDGET_BYTES)
         if used > budget and count > 0:
             return count
     return len(encoded_sizes)
+
+
+def rate_decision(
+    previous: int, current: int, elapsed: float, limit: int, window: float
+) -> int | None:
+    """A sliding-window rate limit over two fixed windows: ``previous`` counts the last window,
+    ``current`` this one (this attempt included), ``elapsed`` is the time into this window.
+    None when the attempt is allowed, else the whole seconds to wait before one would be."""
+    fraction = elapsed / window
+    if previous * (1 - fraction) + current <= limit:
+        return None
+    if current <= limit:  # the previous window's weight fades as this window goes on
+        wait = (1 - (limit - current) / previous - fraction) * window
+    else:  # only the next window helps, once this one's count has faded enough
+        wait = (1 - fraction) * window + (1 - (limit - 1) / (current - 1)) * window
+    return max(1, math.ceil(wait))
+
+
+def is_direct_id(conversation_id: str) -> bool:
+    return conversation_id.startswith("d_")

@@ -15,6 +15,84 @@ OPUS_CONTENT_TYPE = "audio/ogg"  # every ready clip: our encoder's Opus in an Og
 OPUS_CODEC = "opus"
 
 
+class Role(StrEnum):
+    """Who may do what in a group: see ``chat.membership``."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class ConversationKind(StrEnum):
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+class ReceiptKind(StrEnum):
+    DELIVERED = "delivered"
+    LISTENED = "listened"
+
+
+class IndicatorKind(StrEnum):
+    TYPING = "typing"
+    RECORDING = "recording"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    conversation_id: str
+    kind: ConversationKind
+    created_at: datetime
+    title: str | None = None
+    created_by: str | None = None
+    members_version: int = 0  # bumped by every membership change; keys the member cache
+    member_count: int = 0
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    role: Role
+    joined_at: datetime
+    last_read_seq: int = 0
+
+
+@dataclass(frozen=True)
+class Head:
+    """A conversation's newest seq, as its message log says."""
+
+    conversation_id: str
+    last_seq: int
+    last_message_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """What a group event says happened; ``audience`` is everyone who should hear of it."""
+
+    conversation_id: str
+    change: str  # created | added | removed | left | role | renamed
+    by: str
+    user_ids: tuple[str, ...]
+    version: int
+    audience: tuple[str, ...]
+    role: Role | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    report_id: str
+    reporter_id: str
+    conversation_id: str
+    seq: int
+    message_id: str
+    sender_id: str
+    clip_id: str
+    reason: str
+    created_at: datetime
+
+
 class ClipStatus(StrEnum):
     """awaiting_upload -> uploaded -> processing -> ready | rejected."""
 
@@ -74,6 +152,8 @@ class Message:
     client_message_id: str
     sent_at: datetime
     withdrawn: bool = False  # its clip was rejected after the send was acked
+    delivered_to: frozenset[str] = frozenset()
+    listened_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -101,21 +181,40 @@ class Origin:
 
 @dataclass(frozen=True)
 class FanoutEnvelope:
-    """What travels on Redis: a rendered event for every member of a conversation but the
-    sending connection, or, when ``user_id`` is set, for that one user's connections."""
+    """What travels on Redis: one rendered event and who should get it.
+
+    The audience is the conversation's members, or ``user_ids`` when given, or, with
+    ``contacts_of``, everyone who shares a conversation with that user. The sending connection
+    never gets its own event, and users who blocked ``sender_id`` get nothing.
+    ``conversation_id`` is also the ordering key: one key's events are delivered in order.
+    """
 
     conversation_id: str
     sender_connection_id: str
     payload: str
-    user_id: str | None = None
+    user_ids: tuple[str, ...] = ()
+    sender_id: str | None = None
+    contacts_of: str | None = None
 
     def to_json(self) -> str:
-        data = {"c": self.conversation_id, "s": self.sender_connection_id, "p": self.payload}
-        if self.user_id is not None:
-            data["u"] = self.user_id
+        data: dict[str, Any] = {"c": self.conversation_id, "s": self.sender_connection_id}
+        if self.user_ids:
+            data["u"] = list(self.user_ids)
+        if self.sender_id is not None:
+            data["f"] = self.sender_id
+        if self.contacts_of is not None:
+            data["k"] = self.contacts_of
+        data["p"] = self.payload
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> FanoutEnvelope:
         data: dict[str, Any] = json.loads(raw)
-        return cls(data["c"], data["s"], data["p"], data.get("u"))
+        return cls(
+            data["c"],
+            data["s"],
+            data["p"],
+            user_ids=tuple(data.get("u", ())),
+            sender_id=data.get("f"),
+            contacts_of=data.get("k"),
+        )

@@ -1,15 +1,16 @@
 """Chat use cases: upload grants, send, sync, user lookup, and releasing or withdrawing the
-messages that waited for their clip. Stores, publisher and fallback are injected."""
+messages that waited for their clip. Stores and the way out are injected."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chat.bus import FanoutPublisher, PublishFailed
 from chat.clip_store import ClipFiles, ClipStore
+from chat.conversation_store import ConversationStore
+from chat.ephemeral import SendRateLimiter
 from chat.logic import (
     check_clip_owner,
     check_clip_sendable,
@@ -19,7 +20,9 @@ from chat.logic import (
     clip_key,
     direct_conversation_id,
     fit_in_frame,
+    is_direct_id,
 )
+from chat.member_cache import MemberLookup
 from chat.model import (
     Ack,
     Clip,
@@ -31,15 +34,11 @@ from chat.model import (
     UploadGrant,
     UserProfile,
 )
-from chat.store import ConversationStore, MessageStore, UserDirectory
-from chat.wire import (
-    LookupUserRequest,
-    SendRequest,
-    SyncRequest,
-    UploadRequest,
-    message_frame,
-    messages_frame,
-)
+from chat.outbound import Outbound, compact
+from chat.render import MessageRenderer
+from chat.safety_store import BlockStore
+from chat.store import MessageStore, UserDirectory
+from chat.wire import LookupUserRequest, SendRequest, SyncRequest, UploadRequest, messages_frame
 from common.clock import Clock, IdFactory
 from common.errors import ClipRejected, Forbidden, NotFound, error_frame
 from common.events import Caller
@@ -47,16 +46,11 @@ from common.logs import correlation, get_logger
 
 log = get_logger("chat")
 
-# Fans a message out without Redis: (envelope, the API endpoint the send came through).
-DirectFanout = Callable[[FanoutEnvelope, str], None]
-
 
 @dataclass(frozen=True)
 class ChatLimits:
     max_clip_bytes: int
     upload_url_ttl_seconds: int
-    clip_url_ttl_seconds: int
-    clip_cdn_url: str | None = None  # processed clips served from here when set
 
 
 class ChatService:
@@ -68,8 +62,11 @@ class ChatService:
         clips: ClipStore,
         files: ClipFiles,
         users: UserDirectory,
-        publisher: FanoutPublisher,
-        direct_fanout: DirectFanout,
+        members: MemberLookup,
+        blocks: BlockStore,
+        rate_limiter: SendRateLimiter,
+        renderer: MessageRenderer,
+        outbound: Outbound,
         clock: Clock,
         ids: IdFactory,
         limits: ChatLimits,
@@ -79,8 +76,11 @@ class ChatService:
         self._clips = clips
         self._files = files
         self._users = users
-        self._publisher = publisher
-        self._direct_fanout = direct_fanout
+        self._members = members
+        self._blocks = blocks
+        self._rate_limiter = rate_limiter
+        self._renderer = renderer
+        self._outbound = outbound
         self._clock = clock
         self._ids = ids
         self._limits = limits
@@ -111,6 +111,7 @@ class ChatService:
         earlier = self._messages.find_ack(sender, request.client_message_id)
         if earlier is not None:
             return earlier
+        self._rate_limiter.check(sender)
         conversation_id, new_pair = self._conversation_for(sender, request)
         clip = check_clip_owner(self._clips.get(request.clip_id), sender)
         check_clip_sendable(clip)
@@ -165,9 +166,9 @@ class ChatService:
                 )
             )
             envelope = FanoutEnvelope(
-                message.conversation_id, "", _compact(notice), user_id=message.sender_id
+                message.conversation_id, "", compact(notice), user_ids=(message.sender_id,)
             )
-            self._publish(envelope, pending.api_endpoint)
+            self._outbound.send(envelope, pending.api_endpoint)
 
     def sync(self, caller: Caller, request: SyncRequest) -> dict[str, Any]:
         """The ``messages`` frame: messages after ``afterSeq`` in order, as many as fit a frame."""
@@ -175,8 +176,8 @@ class ChatService:
         messages, more = self._messages.after(
             request.conversation_id, request.after_seq, request.limit
         )
-        clips = self._clips.get_many(m.clip_id for m in messages)
-        rendered = [self._render(m, clips[m.clip_id]) for m in messages]
+        blocked = self._blocks.blocked_by(caller.user_id) if messages else set()
+        rendered = self._renderer.for_viewer(messages, caller.user_id, blocked)
         count = fit_in_frame([len(json.dumps(r)) for r in rendered])
         return messages_frame(
             request.conversation_id, rendered[:count], more or count < len(rendered)
@@ -214,43 +215,32 @@ class ChatService:
         if request.to is None:
             assert request.conversation_id is not None  # parse_send guarantees exactly one
             self._require_member(request.conversation_id, sender)
+            if is_direct_id(request.conversation_id):
+                others = self._members.member_ids(request.conversation_id)
+                self._refuse_if_blocked(sender, [u for u in others if u != sender])
             return request.conversation_id, None
         check_direct_recipient(sender, request.to)
         if self._users.get(request.to) is None:
             raise NotFound("No user has that id.")
+        self._refuse_if_blocked(sender, [request.to])
         return direct_conversation_id(sender, request.to), (sender, request.to)
+
+    def _refuse_if_blocked(self, sender: str, recipients: Sequence[str]) -> None:
+        if any(self._blocks.has_blocked(r, sender) for r in recipients):
+            raise Forbidden("This user does not accept messages from you.")
 
     def _require_member(self, conversation_id: str, user_id: str) -> None:
         # Unknown and foreign conversations answer alike, so ids cannot be probed.
         if not self._conversations.is_member(conversation_id, user_id):
             raise Forbidden("You are not a member of that conversation.")
 
-    def _render(self, message: Message, clip: Clip) -> dict[str, Any]:
-        return message_frame(message, clip, self._clip_url(clip))
-
-    def _clip_url(self, clip: Clip) -> str | None:
-        if clip.status is not ClipStatus.READY or clip.processed_key is None:
-            return None
-        if self._limits.clip_cdn_url:
-            return f"{self._limits.clip_cdn_url.rstrip('/')}/{clip.processed_key}"
-        return self._files.download_url(clip.processed_key, self._limits.clip_url_ttl_seconds)
-
     def _publish_message(
         self, message: Message, clip: Clip, sender_connection_id: str, api_endpoint: str
     ) -> None:
-        payload = _compact(self._render(message, clip))
-        envelope = FanoutEnvelope(message.conversation_id, sender_connection_id, payload)
-        self._publish(envelope, api_endpoint)
-
-    def _publish(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
-        try:
-            receivers = self._publisher.publish(envelope)
-        except PublishFailed as error:
-            log.warning("publish failed (%s); fanning out directly", error)
-            receivers = 0
-        if receivers == 0:
-            self._direct_fanout(envelope, api_endpoint)
-
-
-def _compact(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"))
+        envelope = FanoutEnvelope(
+            message.conversation_id,
+            sender_connection_id,
+            compact(self._renderer.live(message, clip)),
+            sender_id=message.sender_id,
+        )
+        self._outbound.send(envelope, api_endpoint)

@@ -1,100 +1,27 @@
-"""Conversations, members, messages and user profiles in DynamoDB. The only I/O of these."""
+"""Messages and user profiles in DynamoDB. The only I/O of these."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from chat.model import Ack, Message, UserProfile
+from chat.conversation_store import ConversationStore
+from chat.dynamo import Item, batch_get, failed_at, is_cancelled_transaction, is_condition_failure
+from chat.model import Ack, Head, Message, ReceiptKind, UserProfile
 from common.clock import iso_utc, parse_iso_utc
-from common.errors import Conflict
+from common.errors import Conflict, Forbidden
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-Item = dict[str, "AttributeValueTypeDef"]
-
-META = "#meta"
-MEMBER_PREFIX = "member#"
-BY_USER_INDEX = "byUser"
 BY_USERNAME_INDEX = "byUsername"
-_FAILED = "ConditionalCheckFailed"
-
-
-def _cancellation_codes(error: ClientError) -> list[str]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [str(reason.get("Code", "None")) for reason in reasons]
-
-
-def _is_cancelled_transaction(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-
-
-class ConversationStore:
-    """A conversation item (``#meta``) and one item per member, indexed by user."""
-
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self._client = client
-        self._table = table
-
-    def ensure_direct(self, conversation_id: str, members: tuple[str, str], now: datetime) -> None:
-        """Create the 1:1 conversation unless it exists; racing creators end with one."""
-        conversation: TransactWriteItemTypeDef = {
-            "Put": {
-                "TableName": self._table,
-                "Item": {
-                    "conversationId": {"S": conversation_id},
-                    "sk": {"S": META},
-                    "kind": {"S": "direct"},
-                    "createdAt": {"S": iso_utc(now)},
-                },
-                "ConditionExpression": "attribute_not_exists(conversationId)",
-            }
-        }
-        member_puts: list[TransactWriteItemTypeDef] = [
-            {"Put": {"TableName": self._table, "Item": _member_item(conversation_id, m, now)}}
-            for m in members
-        ]
-        try:
-            self._client.transact_write_items(TransactItems=[conversation, *member_puts])
-        except ClientError as error:
-            if not _is_cancelled_transaction(error) or _cancellation_codes(error)[:1] != [_FAILED]:
-                raise
-
-    def is_member(self, conversation_id: str, user_id: str) -> bool:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"conversationId": {"S": conversation_id}, "sk": {"S": MEMBER_PREFIX + user_id}},
-            ConsistentRead=True,
-            ProjectionExpression="userId",
-        ).get("Item")
-        return item is not None
-
-    def member_ids(self, conversation_id: str) -> list[str]:
-        paginator = self._client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="conversationId = :c AND begins_with(sk, :m)",
-            ExpressionAttributeValues={":c": {"S": conversation_id}, ":m": {"S": MEMBER_PREFIX}},
-            ProjectionExpression="userId",
-        )
-        return [item["userId"]["S"] for page in pages for item in page.get("Items", [])]
-
-
-def _member_item(conversation_id: str, user_id: str, now: datetime) -> Item:
-    return {
-        "conversationId": {"S": conversation_id},
-        "sk": {"S": MEMBER_PREFIX + user_id},
-        "userId": {"S": user_id},
-        "role": {"S": "member"},
-        "joinedAt": {"S": iso_utc(now)},
-    }
+RECEIPT_ATTRIBUTES = {ReceiptKind.DELIVERED: "deliveredTo", ReceiptKind.LISTENED: "listenedBy"}
 
 
 class MessageStore:
@@ -104,21 +31,26 @@ class MessageStore:
     (seq 0) holds ``lastSeq``, and ``dedup#<sender>#<clientMessageId>`` (seq 0) remembers the
     ack of every message ever accepted. A racing sender makes the head's condition fail and
     retries with the next seq; a racing retry makes the dedup condition fail and gets the ack
-    the winner stored. Seqs therefore have no gaps and no message is stored twice.
+    the winner stored. Seqs therefore have no gaps and no message is stored twice. The same
+    transaction moves the sender's read marker, which exists only while they are a member, so
+    a sender removed after the membership check cannot slip a message in.
     """
 
     HEAD_SEQ = 0
     MAX_ATTEMPTS = 8
-    _DEDUP_ITEM = 2  # position of the dedup Put in the transaction
+    _DEDUP_ITEM = 2  # positions in the append transaction
+    _MEMBER_ITEM = 3
 
     def __init__(
         self,
         client: DynamoDBClient,
         table: str,
+        members: ConversationStore,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._table = table
+        self._members = members
         self._sleep = sleep
 
     def find_ack(self, sender_id: str, client_message_id: str) -> Ack | None:
@@ -143,13 +75,14 @@ class MessageStore:
                     TransactItems=self._append_items(message, previous)
                 )
             except ClientError as error:
-                if not _is_cancelled_transaction(error):
+                if not is_cancelled_transaction(error):
                     raise
-                codes = _cancellation_codes(error)
-                if len(codes) > self._DEDUP_ITEM and codes[self._DEDUP_ITEM] == _FAILED:
+                if failed_at(error, self._DEDUP_ITEM):
                     earlier = self.find_ack(draft.sender_id, draft.client_message_id)
                     if earlier is not None:
                         return earlier, False
+                if failed_at(error, self._MEMBER_ITEM):
+                    raise Forbidden("You are not a member of that conversation.") from error
                 self._sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
                 continue
             return Ack(message.message_id, message.conversation_id, message.seq), True
@@ -170,10 +103,45 @@ class MessageStore:
         messages = [_message_from_item(item) for item in response.get("Items", [])]
         return messages[:limit], len(messages) > limit
 
+    def heads(self, conversation_ids: Sequence[str]) -> dict[str, Head]:
+        """The newest seq of each conversation that has messages."""
+        keys = [_message_key(cid, self.HEAD_SEQ) for cid in conversation_ids]
+        return {
+            head.conversation_id: head
+            for head in map(_head_from_item, batch_get(self._client, self._table, keys))
+        }
+
+    def get_many(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Message]:
+        items = batch_get(self._client, self._table, [_message_key(c, s) for c, s in keys])
+        return {(m.conversation_id, m.seq): m for m in map(_message_from_item, items)}
+
+    def add_receipt(
+        self, conversation_id: str, seq: int, user_id: str, kind: ReceiptKind
+    ) -> Message | None:
+        """Record that ``user_id`` got (or listened to) a message of someone else's; listening
+        implies delivery. None when there is no such message or it is the user's own."""
+        attributes = [RECEIPT_ATTRIBUTES[ReceiptKind.DELIVERED]]
+        if kind is ReceiptKind.LISTENED:
+            attributes.append(RECEIPT_ATTRIBUTES[ReceiptKind.LISTENED])
+        try:
+            item = self._client.update_item(
+                TableName=self._table,
+                Key=_message_key(conversation_id, seq),
+                UpdateExpression="ADD " + ", ".join(f"{a} :u" for a in attributes),
+                ConditionExpression="attribute_exists(messageId) AND senderId <> :me",
+                ExpressionAttributeValues={":u": {"SS": [user_id]}, ":me": {"S": user_id}},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return _message_from_item(item)
+
     def get(self, conversation_id: str, seq: int) -> Message | None:
         item = self._client.get_item(
             TableName=self._table,
-            Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
+            Key=_message_key(conversation_id, seq),
             ConsistentRead=True,
         ).get("Item")
         return _message_from_item(item) if item else None
@@ -184,14 +152,14 @@ class MessageStore:
         try:
             item = self._client.update_item(
                 TableName=self._table,
-                Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}},
+                Key=_message_key(conversation_id, seq),
                 UpdateExpression="SET withdrawn = :yes, withdrawReason = :why",
                 ConditionExpression="attribute_exists(messageId)",
                 ExpressionAttributeValues={":yes": {"BOOL": True}, ":why": {"S": reason}},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(error):
                 return None
             raise
         return _message_from_item(item)
@@ -199,7 +167,7 @@ class MessageStore:
     def _last_seq(self, conversation_id: str) -> int:
         item = self._client.get_item(
             TableName=self._table,
-            Key={"conversationId": {"S": conversation_id}, "seq": {"N": str(self.HEAD_SEQ)}},
+            Key=_message_key(conversation_id, self.HEAD_SEQ),
             ConsistentRead=True,
             ProjectionExpression="lastSeq",
         ).get("Item")
@@ -217,10 +185,7 @@ class MessageStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {
-                        "conversationId": {"S": message.conversation_id},
-                        "seq": {"N": str(self.HEAD_SEQ)},
-                    },
+                    "Key": _message_key(message.conversation_id, self.HEAD_SEQ),
                     "UpdateExpression": "SET lastSeq = :next, lastMessageAt = :at",
                     "ConditionExpression": head_condition,
                     "ExpressionAttributeValues": head_values,
@@ -245,14 +210,27 @@ class MessageStore:
                     "ConditionExpression": "attribute_not_exists(conversationId)",
                 }
             },
+            self._members.read_marker_update(
+                message.conversation_id, message.sender_id, message.seq
+            ),
         ]
 
 
 def _dedup_key(sender_id: str, client_message_id: str) -> Item:
-    return {
-        "conversationId": {"S": f"dedup#{sender_id}#{client_message_id}"},
-        "seq": {"N": str(MessageStore.HEAD_SEQ)},
-    }
+    return _message_key(f"dedup#{sender_id}#{client_message_id}", MessageStore.HEAD_SEQ)
+
+
+def _message_key(conversation_id: str, seq: int) -> Item:
+    return {"conversationId": {"S": conversation_id}, "seq": {"N": str(seq)}}
+
+
+def _head_from_item(item: Item) -> Head:
+    at = item.get("lastMessageAt", {}).get("S")
+    return Head(
+        conversation_id=item["conversationId"]["S"],
+        last_seq=int(item.get("lastSeq", {}).get("N", "0")),
+        last_message_at=parse_iso_utc(at) if at else None,
+    )
 
 
 def _ack_from_item(item: Item) -> Ack:
@@ -285,6 +263,8 @@ def _message_from_item(item: Item) -> Message:
         client_message_id=item["clientMessageId"]["S"],
         sent_at=parse_iso_utc(item["sentAt"]["S"]),
         withdrawn=bool(item.get("withdrawn", {}).get("BOOL", False)),
+        delivered_to=frozenset(item.get("deliveredTo", {}).get("SS", [])),
+        listened_by=frozenset(item.get("listenedBy", {}).get("SS", [])),
     )
 
 

@@ -58,25 +58,25 @@ class LookupUserRequest:
 
 
 def parse_upload(body: Mapping[str, Any]) -> UploadRequest:
-    content_type = _text(body, "contentType", max_length=100)
+    content_type = text_field(body, "contentType", max_length=100)
     if any(ch in content_type for ch in "\r\n"):
         raise BadRequest("contentType must be a single line.", field="contentType")
-    return UploadRequest(content_type=content_type, size=_integer(body, "size", minimum=1))
+    return UploadRequest(content_type=content_type, size=int_field(body, "size", minimum=1))
 
 
 def parse_send(body: Mapping[str, Any]) -> SendRequest:
-    conversation_id = _optional_id(body, "conversationId")
-    to = _optional_id(body, "to")
+    conversation_id = optional_id_field(body, "conversationId")
+    to = optional_id_field(body, "to")
     if (conversation_id is None) == (to is None):
         raise BadRequest("Give exactly one of conversationId or to.", field="conversationId")
-    client_message_id = _text(body, "clientMessageId", max_length=64)
+    client_message_id = text_field(body, "clientMessageId", max_length=64)
     if not CLIENT_MESSAGE_ID_PATTERN.match(client_message_id):
         raise BadRequest(
             "clientMessageId must be 1-64 printable ASCII characters.", field="clientMessageId"
         )
     return SendRequest(
         client_message_id=client_message_id,
-        clip_id=_identifier(body, "clipId"),
+        clip_id=id_field(body, "clipId"),
         conversation_id=conversation_id,
         to=to,
     )
@@ -84,9 +84,9 @@ def parse_send(body: Mapping[str, Any]) -> SendRequest:
 
 def parse_sync(body: Mapping[str, Any]) -> SyncRequest:
     return SyncRequest(
-        conversation_id=_identifier(body, "conversationId"),
-        after_seq=_integer(body, "afterSeq", minimum=0),
-        limit=_integer(
+        conversation_id=id_field(body, "conversationId"),
+        after_seq=int_field(body, "afterSeq", minimum=0),
+        limit=int_field(
             body, "limit", minimum=1, maximum=MAX_SYNC_LIMIT, default=DEFAULT_SYNC_LIMIT
         ),
     )
@@ -96,8 +96,8 @@ def parse_lookup_user(body: Mapping[str, Any]) -> LookupUserRequest:
     if (body.get("username") is None) == (body.get("userId") is None):
         raise BadRequest("Give exactly one of username or userId.", field="username")
     if body.get("userId") is not None:
-        return LookupUserRequest(username=None, user_id=_identifier(body, "userId"))
-    username = _text(body, "username", max_length=128)
+        return LookupUserRequest(username=None, user_id=id_field(body, "userId"))
+    username = text_field(body, "username", max_length=128)
     if not USERNAME_PATTERN.match(username):
         raise BadRequest("username has characters a user name cannot have.", field="username")
     return LookupUserRequest(username=username, user_id=None)
@@ -124,9 +124,17 @@ def ack_frame(ack: Ack) -> dict[str, Any]:
     }
 
 
-def message_frame(message: Message, clip: Clip, clip_url: str | None) -> dict[str, Any]:
-    """A message as clients see it, live or in ``sync``. A withdrawn message keeps its place
-    (and seq) but has no clip."""
+def message_frame(
+    message: Message,
+    clip: Clip,
+    clip_url: str | None,
+    *,
+    with_receipts: bool = False,
+    hidden: bool = False,
+) -> dict[str, Any]:
+    """A message as clients see it, live or in ``sync``. A withdrawn message, and one from a
+    sender the viewer blocked (``hidden``), keeps its place (and seq) but has no clip. Its
+    sender sees who got it and who listened to it (``with_receipts``)."""
     frame: dict[str, Any] = {
         "type": "message",
         "conversationId": message.conversation_id,
@@ -134,10 +142,17 @@ def message_frame(message: Message, clip: Clip, clip_url: str | None) -> dict[st
         "seq": message.seq,
         "from": message.sender_id,
         "sentAt": iso_utc(message.sent_at),
-        "clip": None if message.withdrawn else clip_view(clip, clip_url),
+        "clip": None if message.withdrawn or hidden else clip_view(clip, clip_url),
     }
     if message.withdrawn:
         frame["withdrawn"] = True
+    if hidden:
+        frame["hidden"] = True
+    if with_receipts:
+        frame["receipts"] = {
+            "delivered": sorted(message.delivered_to),
+            "listened": sorted(message.listened_by),
+        }
     return frame
 
 
@@ -186,7 +201,7 @@ def user_frame(profile: UserProfile) -> dict[str, Any]:
 # ---- field readers --------------------------------------------------------------------------
 
 
-def _text(body: Mapping[str, Any], name: str, *, max_length: int) -> str:
+def text_field(body: Mapping[str, Any], name: str, *, max_length: int) -> str:
     value = body.get(name)
     if value is None:
         raise BadRequest(f"{name} is required.", field=name)
@@ -197,18 +212,18 @@ def _text(body: Mapping[str, Any], name: str, *, max_length: int) -> str:
     return value.strip()
 
 
-def _identifier(body: Mapping[str, Any], name: str) -> str:
-    value = _text(body, name, max_length=128)
+def id_field(body: Mapping[str, Any], name: str) -> str:
+    value = text_field(body, name, max_length=128)
     if not ID_PATTERN.match(value):
         raise BadRequest(f"{name} is not a valid id.", field=name)
     return value
 
 
-def _optional_id(body: Mapping[str, Any], name: str) -> str | None:
-    return None if body.get(name) is None else _identifier(body, name)
+def optional_id_field(body: Mapping[str, Any], name: str) -> str | None:
+    return None if body.get(name) is None else id_field(body, name)
 
 
-def _integer(
+def int_field(
     body: Mapping[str, Any],
     name: str,
     *,

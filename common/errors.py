@@ -90,6 +90,13 @@ class RateLimited(SottoError):
         super().__init__(message, retryAfter=retry_after)
 
 
+class TooManyConnections(SottoError):
+    """Refused at ``$connect``: the user already has as many connections as allowed."""
+
+    code = "too_many_connections"
+    http_status = 429
+
+
 class Conflict(SottoError):
     """A write lost a race more times than we retry; the client may simply retry."""
 

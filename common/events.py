@@ -76,6 +76,12 @@ class WebSocketEvent:
         authorizer: Mapping[str, Any] = self._context.get("authorizer") or {}
         return authorizer
 
+    def header(self, name: str) -> str | None:
+        """A request header of ``$connect``, whatever its case (API Gateway keeps the client's)."""
+        headers: Mapping[str, str] = self.raw.get("headers") or {}
+        wanted = name.lower()
+        return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
     @property
     def caller(self) -> Caller | None:
         user_id = self.authorizer.get(CONTEXT_USER_ID)

@@ -38,6 +38,8 @@ _VARIABLES: Mapping[str, _Variable] = {
     ),
     "messages_table": _Variable("SOTTO_MESSAGES_TABLE", "text", "sotto-{stage}-messages"),
     "clips_table": _Variable("SOTTO_CLIPS_TABLE", "text", "sotto-{stage}-clips"),
+    "blocks_table": _Variable("SOTTO_BLOCKS_TABLE", "text", "sotto-{stage}-blocks"),
+    "reports_table": _Variable("SOTTO_REPORTS_TABLE", "text", "sotto-{stage}-reports"),
     "clips_bucket": _Variable("SOTTO_CLIPS_BUCKET", "text", "sotto-{stage}-clips"),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "redis_namespace": _Variable("SOTTO_REDIS_NAMESPACE", "text", "sotto"),
@@ -49,6 +51,12 @@ _VARIABLES: Mapping[str, _Variable] = {
     "ffmpeg_timeout_seconds": _Variable("SOTTO_FFMPEG_TIMEOUT_SECONDS", "int", 60),
     "upload_url_ttl_seconds": _Variable("SOTTO_UPLOAD_URL_TTL_SECONDS", "int", 300),
     "clip_url_ttl_seconds": _Variable("SOTTO_CLIP_URL_TTL_SECONDS", "int", 900),
+    "send_rate_limit": _Variable("SOTTO_SEND_RATE_LIMIT", "int", 60),
+    "send_rate_window_seconds": _Variable("SOTTO_SEND_RATE_WINDOW_SECONDS", "int", 60),
+    "max_connections_per_user": _Variable("SOTTO_MAX_CONNECTIONS_PER_USER", "int", 10),
+    "max_group_members": _Variable("SOTTO_MAX_GROUP_MEMBERS", "int", 256),
+    "indicator_ttl_seconds": _Variable("SOTTO_INDICATOR_TTL_SECONDS", "int", 6),
+    "member_cache_seconds": _Variable("SOTTO_MEMBER_CACHE_SECONDS", "int", 3600),
     "log_level": _Variable("SOTTO_LOG_LEVEL", "log_level", "INFO"),
     "redis_url": _Variable("REDIS_URL", "optional"),
     "cognito_user_pool_id": _Variable("SOTTO_COGNITO_USER_POOL_ID", "optional"),
@@ -57,6 +65,7 @@ _VARIABLES: Mapping[str, _Variable] = {
     "management_endpoint": _Variable("SOTTO_MANAGEMENT_ENDPOINT", "optional"),
     "ffmpeg": _Variable("SOTTO_FFMPEG", "optional"),
     "clip_cdn_url": _Variable("SOTTO_CLIP_CDN_URL", "optional"),
+    "allowed_origins": _Variable("SOTTO_ALLOWED_ORIGINS", "optional"),
     "endpoint_url": _Variable("AWS_ENDPOINT_URL", "optional"),
     # The local gateway only (AWS has its own): where it listens and when it drops idle sockets.
     "gateway_host": _Variable("SOTTO_GATEWAY_HOST", "text", "127.0.0.1"),
@@ -64,6 +73,7 @@ _VARIABLES: Mapping[str, _Variable] = {
     "gateway_http_port": _Variable("SOTTO_GATEWAY_HTTP_PORT", "port", 8766),
     "local_aws_port": _Variable("SOTTO_LOCAL_AWS_PORT", "port", 8767),
     "idle_timeout_seconds": _Variable("SOTTO_IDLE_TIMEOUT_SECONDS", "int", 600),
+    "max_outbound_buffer_bytes": _Variable("SOTTO_MAX_OUTBOUND_BUFFER_BYTES", "int", MIB),
 }
 
 
@@ -84,6 +94,8 @@ class Settings:
     conversations_table: str
     messages_table: str
     clips_table: str
+    blocks_table: str
+    reports_table: str
     clips_bucket: str
     uploads_queue: str
     redis_namespace: str
@@ -95,6 +107,12 @@ class Settings:
     ffmpeg_timeout_seconds: int
     upload_url_ttl_seconds: int
     clip_url_ttl_seconds: int
+    send_rate_limit: int
+    send_rate_window_seconds: int
+    max_connections_per_user: int
+    max_group_members: int
+    indicator_ttl_seconds: int
+    member_cache_seconds: int
     log_level: str
     redis_url: str | None = None
     cognito_user_pool_id: str | None = None
@@ -103,12 +121,14 @@ class Settings:
     management_endpoint: str | None = None
     ffmpeg: str | None = None
     clip_cdn_url: str | None = None
+    allowed_origins: str | None = None
     endpoint_url: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_ws_port: int = 8765
     gateway_http_port: int = 8766
     local_aws_port: int = 8767
     idle_timeout_seconds: int = 600
+    max_outbound_buffer_bytes: int = MIB
     service_endpoints: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from chat.bus import FanoutPublisher, fanout_channel
 from common.clients import Clients
 from common.clock import Clock, SystemClock
 from common.runtime import once, process_clients
+from connections.announce import PresenceAnnouncer
+from connections.logic import allowed_origins
 from connections.model import TokenExpectations
-from connections.service import ConnectionService
+from connections.service import ConnectionPolicy, ConnectionService
 from connections.store import ConnectionStore, PresenceStore
 from connections.tokens import JwksKeys, TokenVerifier
 
@@ -22,11 +25,17 @@ class ConnectionsDeps:
     @functools.cached_property
     def connections(self) -> ConnectionService:
         settings = self.clients.settings
+        publisher = FanoutPublisher(self.clients.redis, fanout_channel(settings.redis_namespace))
         return ConnectionService(
             store=ConnectionStore(self.clients.dynamodb, settings.connections_table),
             presence=PresenceStore(self.clients.redis, settings.redis_namespace),
             clock=self.clock,
-            ttl_seconds=settings.max_connection_seconds,
+            policy=ConnectionPolicy(
+                ttl_seconds=settings.max_connection_seconds,
+                max_per_user=settings.max_connections_per_user,
+                allowed_origins=allowed_origins(settings.allowed_origins),
+            ),
+            announce=PresenceAnnouncer(publisher),
         )
 
     @functools.cached_property

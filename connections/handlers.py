@@ -26,7 +26,7 @@ def authorize(request: AuthorizerRequest, deps: ConnectionsDeps) -> dict[str, An
 
 @lifecycle(load)
 def connect(event: WebSocketEvent, deps: ConnectionsDeps) -> None:
-    deps.connections.open(event.connection_id, event.require_caller())
+    deps.connections.open(event.connection_id, event.require_caller(), event.header("Origin"))
 
 
 @lifecycle(load)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from common.clock import epoch_seconds
-from common.errors import Unauthorized
+from common.clock import epoch_seconds, iso_utc
+from common.errors import Forbidden, TooManyConnections, Unauthorized
 from common.events import Caller
 from connections.model import Connection, TokenExpectations
 
@@ -67,3 +67,33 @@ def new_connection(
         connected_at=now,
         expires_at=epoch_seconds(now + timedelta(seconds=ttl_seconds)),
     )
+
+
+def allowed_origins(raw: str | None) -> frozenset[str]:
+    """``SOTTO_ALLOWED_ORIGINS``: comma-separated origins, ``*`` for any."""
+    return frozenset(o.strip().rstrip("/").lower() for o in (raw or "").split(",") if o.strip())
+
+
+def check_origin(origin: str | None, allowed: frozenset[str]) -> None:
+    """Browsers send ``Origin`` and must come from an allowed page; native clients send none
+    and are judged by their token alone."""
+    if origin is None or "*" in allowed:
+        return
+    if origin.strip().rstrip("/").lower() not in allowed:
+        raise Forbidden("Connections from this origin are not allowed.")
+
+
+def check_connection_cap(live_connections: int, cap: int) -> None:
+    if live_connections >= cap:
+        raise TooManyConnections(
+            f"You already have {live_connections} open connections; close one first.",
+            maxConnections=cap,
+        )
+
+
+def presence_entry(user_id: str, online: bool, last_seen: datetime | None) -> dict[str, Any]:
+    return {
+        "userId": user_id,
+        "online": online,
+        "lastSeen": None if last_seen is None else iso_utc(last_seen),
+    }

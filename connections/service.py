@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
 from common.clock import Clock
 from common.events import Caller
 from common.logs import get_logger
-from connections.logic import new_connection
+from connections.logic import check_connection_cap, check_origin, new_connection
 from connections.model import Connection
 from connections.store import ConnectionStore, PresenceStore, PresenceUnavailable
 
 log = get_logger("connections")
+
+# Tells the user's contacts they came online (last seen None) or went offline (last seen now).
+Announce = Callable[[str, bool, datetime | None], None]
+
+
+@dataclass(frozen=True)
+class ConnectionPolicy:
+    ttl_seconds: int
+    max_per_user: int
+    allowed_origins: frozenset[str]
 
 
 class ConnectionService:
@@ -18,20 +32,31 @@ class ConnectionService:
         store: ConnectionStore,
         presence: PresenceStore,
         clock: Clock,
-        ttl_seconds: int,
+        policy: ConnectionPolicy,
+        announce: Announce,
     ) -> None:
         self._store = store
         self._presence = presence
         self._clock = clock
-        self._ttl_seconds = ttl_seconds
+        self._policy = policy
+        self._announce = announce
 
-    def open(self, connection_id: str, caller: Caller) -> Connection:
-        connection = new_connection(connection_id, caller, self._clock.now(), self._ttl_seconds)
+    def open(self, connection_id: str, caller: Caller, origin: str | None) -> Connection:
+        check_origin(origin, self._policy.allowed_origins)
+        now = self._clock.now()
+        live = self._store.live_for_users([caller.user_id], now)
+        check_connection_cap(len(live), self._policy.max_per_user)
+        connection = new_connection(connection_id, caller, now, self._policy.ttl_seconds)
         self._store.put(connection)
         try:
-            self._presence.online(caller.user_id, connection_id, self._ttl_seconds)
+            came_online = self._presence.online(
+                caller.user_id, connection_id, self._policy.ttl_seconds
+            )
         except PresenceUnavailable as error:
             log.warning("presence not recorded: %s", error)
+            came_online = False
+        if came_online:
+            self._announce(caller.user_id, True, None)
         log.info("user %s connected", caller.user_id)
         return connection
 
@@ -40,8 +65,12 @@ class ConnectionService:
         connection = self._store.delete(connection_id)
         if connection is None:
             return
+        now = self._clock.now()
         try:
-            self._presence.offline(connection.user_id, connection_id)
+            went_offline = self._presence.offline(connection.user_id, connection_id, now)
         except PresenceUnavailable as error:
             log.warning("presence not cleared: %s", error)
+            went_offline = False
+        if went_offline:
+            self._announce(connection.user_id, False, now)
         log.info("user %s disconnected", connection.user_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -99,28 +99,44 @@ class PresenceUnavailable(Exception):
 
 
 class PresenceStore:
-    """Who is online, as Redis sets of connection ids per user. Ephemeral: it may be lost."""
+    """Who is online, as Redis sets of connection ids per user, and when each user was last
+    seen. Ephemeral: it may be lost, and every entry expires."""
+
+    LAST_SEEN_SECONDS = 90 * 24 * 3600
 
     def __init__(self, client: redis.Redis, namespace: str) -> None:
         self._client = client
         self._namespace = namespace
 
-    def online(self, user_id: str, connection_id: str, ttl_seconds: int) -> None:
+    def online(self, user_id: str, connection_id: str, ttl_seconds: int) -> bool:
+        """Record the connection; True when it is the user's only one (they just came online)."""
         key = self._key(user_id)
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.sadd(key, connection_id)
                 # Relative, so Redis's own clock decides; the newest connection lives longest.
                 pipe.expire(key, ttl_seconds)
-                pipe.execute()
+                pipe.scard(key)
+                added, _, count = pipe.execute()
         except redis.RedisError as error:
             raise PresenceUnavailable(str(error)) from error
+        return bool(added) and int(count) == 1
 
-    def offline(self, user_id: str, connection_id: str) -> None:
+    def offline(self, user_id: str, connection_id: str, now: datetime) -> bool:
+        """Forget the connection; True when it was the user's last (they just went offline),
+        in which case ``now`` becomes their last-seen time."""
+        key = self._key(user_id)
         try:
-            self._client.srem(self._key(user_id), connection_id)
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.srem(key, connection_id)
+                pipe.scard(key)
+                removed, count = pipe.execute()
+            if removed and int(count) == 0:
+                self._client.set(self._seen_key(user_id), iso_utc(now), ex=self.LAST_SEEN_SECONDS)
+                return True
         except redis.RedisError as error:
             raise PresenceUnavailable(str(error)) from error
+        return False
 
     def connection_ids(self, user_id: str) -> set[str]:
         try:
@@ -129,5 +145,25 @@ class PresenceStore:
             raise PresenceUnavailable(str(error)) from error
         return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
+    def status(self, user_ids: Sequence[str]) -> dict[str, tuple[bool, datetime | None]]:
+        """For each user: (online now, last seen)."""
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for user_id in user_ids:
+                    pipe.exists(self._key(user_id))
+                    pipe.get(self._seen_key(user_id))
+                replies = pipe.execute()
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+        status: dict[str, tuple[bool, datetime | None]] = {}
+        for position, user_id in enumerate(user_ids):
+            online, seen = replies[2 * position], replies[2 * position + 1]
+            text = seen.decode() if isinstance(seen, bytes) else seen
+            status[user_id] = (bool(online), parse_iso_utc(text) if text else None)
+        return status
+
     def _key(self, user_id: str) -> str:
         return f"{self._namespace}:presence:{user_id}"
+
+    def _seen_key(self, user_id: str) -> str:
+        return f"{self._namespace}:lastseen:{user_id}"

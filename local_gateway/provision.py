@@ -61,6 +61,12 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
         ),
         _table(s.messages_table, {"conversationId": "S", "seq": "N"}),
         _table(s.clips_table, {"clipId": "S"}),
+        _table(
+            s.blocks_table,
+            {"blockerId": "S", "blockedId": "S"},
+            {"byBlocked": ("blockedId", "blockerId")},
+        ),
+        _table(s.reports_table, {"reportId": "S"}, {"byStatus": ("status", "createdAt")}),
     ]
 
 

@@ -24,6 +24,22 @@ WEBSOCKET_ROUTES: Mapping[str, str] = {
     "send": "chat.handlers.send",
     "sync": "chat.handlers.sync",
     "lookupUser": "chat.handlers.lookup_user",
+    "createGroup": "chat.handlers.create_group",
+    "addMembers": "chat.handlers.add_members",
+    "removeMember": "chat.handlers.remove_member",
+    "leaveGroup": "chat.handlers.leave_group",
+    "setRole": "chat.handlers.set_role",
+    "renameGroup": "chat.handlers.rename_group",
+    "members": "chat.handlers.members",
+    "conversations": "chat.handlers.conversations",
+    "receipt": "chat.handlers.receipt",
+    "markRead": "chat.handlers.mark_read",
+    "typing": "chat.handlers.typing",
+    "recording": "chat.handlers.recording",
+    "presence": "chat.handlers.presence",
+    "block": "chat.handlers.block",
+    "unblock": "chat.handlers.unblock",
+    "report": "chat.handlers.report",
 }
 
 # Functions triggered by a queue (the setting that names the queue -> the handler).

@@ -39,9 +39,19 @@ async def say(client: SottoClient, **target: str) -> dict[str, Any]:
     return await client.request("send", clientMessageId=str(uuid.uuid4()), clipId=clip, **target)
 
 
-async def next_event(client: SottoClient, seconds: float = 10) -> dict[str, Any]:
+async def next_event(
+    client: SottoClient, seconds: float = 10, types: tuple[str, ...] = ("message", "error")
+) -> dict[str, Any]:
+    """The next event of one of ``types``; others (presence, indicators...) are skipped."""
     events = client.events()
+
+    async def wanted() -> dict[str, Any]:
+        async for event in events:
+            if event.get("type") in types:
+                return event
+        raise AssertionError("the connection closed")
+
     try:
-        return await asyncio.wait_for(anext(events), seconds)
+        return await asyncio.wait_for(wanted(), seconds)
     finally:
         await events.aclose()

@@ -83,7 +83,8 @@ class RecordingChatDeps(ChatDeps):
     """The real composition, with the direct fan-out fallback recorded instead of posted."""
 
     def __init__(self, clients: Clients) -> None:
-        super().__init__(clients, clock=ManualClock(NOW), ids=SequentialIds())
+        self.manual_clock = ManualClock(NOW)
+        super().__init__(clients, clock=self.manual_clock, ids=SequentialIds())
         self.direct: list[tuple[FanoutEnvelope, str]] = []
 
     def direct_fanout(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:

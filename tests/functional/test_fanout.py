@@ -13,10 +13,10 @@ import redis
 import redis.asyncio as aioredis
 
 from chat.bus import FanoutPublisher, FanoutSubscriber
-from chat.fanout import FanoutService
+from chat.conversation_store import ConversationStore
+from chat.deps import ChatDeps
 from chat.logic import direct_conversation_id
 from chat.model import FanoutEnvelope
-from chat.store import ConversationStore
 from common.clients import Clients
 from common.clock import ManualClock
 from connections.model import Connection
@@ -52,7 +52,7 @@ def test_a_message_reaches_every_live_member_connection_but_the_senders(aws: Cli
         connections.put(Connection(connection_id, user, NOW, live_until))
     connections.put(Connection("bob-expired", "bob", NOW, int(NOW.timestamp()) - 1))
     delivery = RecordingDelivery(gone={"bob-tablet"})
-    service = FanoutService(conversations, connections, delivery, clock)
+    service = ChatDeps(aws, clock=clock).fanout(delivery)
 
     report = asyncio.run(service.fan_out(FanoutEnvelope(conversation, "alice-phone", '{"m":1}')))
 
@@ -76,8 +76,8 @@ def test_an_envelope_for_one_user_reaches_only_that_users_connections(aws: Clien
     ]:
         connections.put(Connection(connection_id, user, NOW, live_until))
     delivery = RecordingDelivery(gone=set())
-    service = FanoutService(conversations, connections, delivery, ManualClock(NOW))
-    envelope = FanoutEnvelope("d_pair", "", '{"type":"error"}', user_id="alice")
+    service = ChatDeps(aws, clock=ManualClock(NOW)).fanout(delivery)
+    envelope = FanoutEnvelope("d_pair", "", '{"type":"error"}', user_ids=("alice",))
     asyncio.run(service.fan_out(envelope))
     [(_, targets)] = delivery.posts
     assert sorted(targets) == ["alice-laptop", "alice-phone"]  # not bob, and no sender excluded
@@ -87,12 +87,7 @@ def test_nobody_to_deliver_to_posts_nothing(aws: Clients) -> None:
     conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
     conversations.ensure_direct("d_quiet", ("alice", "bob"), NOW)
     delivery = RecordingDelivery(gone=set())
-    service = FanoutService(
-        conversations,
-        ConnectionStore(aws.dynamodb, aws.settings.connections_table),
-        delivery,
-        ManualClock(NOW),
-    )
+    service = ChatDeps(aws, clock=ManualClock(NOW)).fanout(delivery)
     report = asyncio.run(service.fan_out(FanoutEnvelope("d_quiet", "x", "{}")))
     assert delivery.posts == [] and report.delivered == 0
 
