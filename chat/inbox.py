@@ -74,14 +74,14 @@ class InboxService:
         conversation it does not know), and the known ones the caller is no longer in."""
         mine = dict(self._conversations.memberships_of(caller.user_id))
         heads = self._messages.heads(list(mine))
-        entries = [
-            summary_entry(heads.get(cid), cid, me)
-            for cid, me in sorted(mine.items())
+        news = [
+            cid
+            for cid in sorted(mine)
             if cid not in request.since or _last_seq(heads.get(cid)) > request.since[cid]
         ]
-        entries += [
-            summary_entry(None, cid, None) for cid in sorted(request.since) if cid not in mine
-        ]
+        metas = self._conversations.get_many(news)
+        entries = [summary_entry(cid, mine[cid], heads.get(cid), metas.get(cid)) for cid in news]
+        entries += [summary_entry(cid, None) for cid in sorted(request.since) if cid not in mine]
         count = fit_in_frame([len(json.dumps(e)) for e in entries])
         return summary_frame(entries[:count], count < len(entries))
 

@@ -123,20 +123,13 @@ class MessageStore:
         attributes = [RECEIPT_ATTRIBUTES[ReceiptKind.DELIVERED]]
         if kind is ReceiptKind.LISTENED:
             attributes.append(RECEIPT_ATTRIBUTES[ReceiptKind.LISTENED])
-        try:
-            item = self._client.update_item(
-                TableName=self._table,
-                Key=_message_key(conversation_id, seq),
-                UpdateExpression="ADD " + ", ".join(f"{a} :u" for a in attributes),
-                ConditionExpression="attribute_exists(messageId) AND senderId <> :me",
-                ExpressionAttributeValues={":u": {"SS": [user_id]}, ":me": {"S": user_id}},
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return _message_from_item(item)
+        return self._update_if(
+            conversation_id,
+            seq,
+            "ADD " + ", ".join(f"{a} :u" for a in attributes),
+            "attribute_exists(messageId) AND senderId <> :me",
+            {":u": {"SS": [user_id]}, ":me": {"S": user_id}},
+        )
 
     def get(self, conversation_id: str, seq: int) -> Message | None:
         item = self._client.get_item(
@@ -149,13 +142,25 @@ class MessageStore:
     def withdraw(self, conversation_id: str, seq: int, reason: str) -> Message | None:
         """Keep the message (and its seq) but mark it withdrawn: its clip was rejected.
         Returns the withdrawn message, or None if there is no such message."""
+        return self._update_if(
+            conversation_id,
+            seq,
+            "SET withdrawn = :yes, withdrawReason = :why",
+            "attribute_exists(messageId)",
+            {":yes": {"BOOL": True}, ":why": {"S": reason}},
+        )
+
+    def _update_if(
+        self, conversation_id: str, seq: int, update: str, condition: str, values: Item
+    ) -> Message | None:
+        """Update one message if ``condition`` holds: the message after, or None."""
         try:
             item = self._client.update_item(
                 TableName=self._table,
                 Key=_message_key(conversation_id, seq),
-                UpdateExpression="SET withdrawn = :yes, withdrawReason = :why",
-                ConditionExpression="attribute_exists(messageId)",
-                ExpressionAttributeValues={":yes": {"BOOL": True}, ":why": {"S": reason}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as error:

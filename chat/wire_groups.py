@@ -181,7 +181,12 @@ def conversations_frame(views: Sequence[Mapping[str, Any]], more: bool) -> dict[
     return {"type": "conversations", "conversations": list(views), "more": more}
 
 
-def summary_entry(head: Head | None, conversation_id: str, me: Member | None) -> dict[str, Any]:
+def summary_entry(
+    conversation_id: str,
+    me: Member | None,
+    head: Head | None = None,
+    conversation: Conversation | None = None,
+) -> dict[str, Any]:
     if me is None:
         return {"conversationId": conversation_id, "member": False}
     last_seq = head.last_seq if head else 0
@@ -190,6 +195,7 @@ def summary_entry(head: Head | None, conversation_id: str, me: Member | None) ->
         "member": True,
         "lastSeq": last_seq,
         "unread": max(last_seq - me.last_read_seq, 0),
+        "version": conversation.members_version if conversation else 0,
     }
 
 

@@ -301,7 +301,13 @@ def test_the_sync_summary_names_every_conversation_with_news(deps: RecordingChat
     assert summary["type"] == "summary" and summary["more"] is False
     by_id = {c["conversationId"]: c for c in summary["conversations"]}
     assert by_id == {
-        group: {"conversationId": group, "member": True, "lastSeq": 2, "unread": 2},
+        group: {
+            "conversationId": group,
+            "member": True,
+            "lastSeq": 2,
+            "unread": 2,
+            "version": 0,
+        },
         gone: {"conversationId": gone, "member": False},
     }
     everything = call(handlers.sync, BOB, {"action": "sync"}, deps)["conversations"]
