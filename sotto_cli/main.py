@@ -3,6 +3,8 @@
 sotto dev
 sotto listen --user bob --password ... [--save DIR]
 sotto say --user alice --password ... --to bob clip.wav   (or --tone 2)
+sotto group --user alice --password ... --title Band bob carol
+sotto say --user alice --password ... --conversation <group id> --tone 2
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command == "listen":
             asyncio.run(listen(config, args.user, args.password, args.save))
+        elif args.command == "group":
+            asyncio.run(group(config, args))
         else:
             asyncio.run(say(config, args))
     except CliError as error:
@@ -61,6 +65,8 @@ async def listen(config: ClientConfig, user: str, password: str, save: Path | No
                 await _show_message(client, event, names, save)
             elif event.get("type") == "error":
                 print(f"error: {event.get('code')}: {event.get('message')}", flush=True)
+            elif event.get("type") == "membership":
+                await _show_membership(client, event, names)
             else:
                 print(f"{event.get('type')}: {event}", flush=True)
     finally:
@@ -71,18 +77,13 @@ async def listen(config: ClientConfig, user: str, password: str, save: Path | No
 async def _show_message(
     client: SottoClient, event: dict[str, Any], names: dict[str, str], save: Path | None
 ) -> None:
-    sender = str(event.get("from"))
-    if sender not in names:
-        try:
-            names[sender] = (await client.request("lookupUser", userId=sender))["username"]
-        except CliError:
-            names[sender] = sender
+    sender = await _name(client, str(event.get("from")), names)
     clip = event.get("clip") or {}
     duration = clip.get("durationMs")
     length = f"{duration / 1000:.1f} s" if isinstance(duration, int | float) else "length unknown"
     at = datetime.fromisoformat(str(event.get("sentAt")).replace("Z", "+00:00")).astimezone()
     print(
-        f"[{at:%H:%M:%S}] {names[sender]}: voice message #{event.get('seq')} ({length})\n"
+        f"[{at:%H:%M:%S}] {sender}: voice message #{event.get('seq')} ({length})\n"
         f"    play: {clip.get('url')}",
         flush=True,
     )
@@ -92,6 +93,43 @@ async def _show_message(
         target = save / f"{event.get('messageId')}{extension}"
         target.write_bytes(await asyncio.to_thread(download, str(clip.get("url"))))
         print(f"    saved: {target}", flush=True)
+
+
+async def _name(client: SottoClient, user_id: str, names: dict[str, str]) -> str:
+    if user_id not in names:
+        try:
+            names[user_id] = (await client.request("lookupUser", userId=user_id))["username"]
+        except CliError:
+            names[user_id] = user_id
+    return names[user_id]
+
+
+async def _show_membership(
+    client: SottoClient, event: dict[str, Any], names: dict[str, str]
+) -> None:
+    by = await _name(client, str(event.get("by")), names)
+    who = ", ".join([await _name(client, str(u), names) for u in event.get("userIds", [])])
+    detail = {
+        "created": f"created {event.get('title')!r} with {who}",
+        "added": f"added {who}",
+        "removed": f"removed {who}",
+        "left": "left",
+        "role": f"made {who} {event.get('role')}",
+        "renamed": f"renamed it {event.get('title')!r}",
+    }.get(str(event.get("change")), str(event.get("change")))
+    print(f"group {event.get('conversationId')}: {by} {detail}", flush=True)
+
+
+async def group(config: ClientConfig, args: argparse.Namespace) -> None:
+    client = await SottoClient.connect(config.ws_url, sign_in(config, args.user, args.password))
+    try:
+        members = [
+            (await client.request("lookupUser", username=name))["userId"] for name in args.members
+        ]
+        created = await client.request("createGroup", title=args.title, members=members)
+    finally:
+        await client.close()
+    print(f"group: {created['conversationId']} ({len(created['userIds'])} members)")
 
 
 async def say(config: ClientConfig, args: argparse.Namespace) -> None:
@@ -133,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole stack locally")
     dev.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
-    for name, text in (("listen", "print voice messages as they arrive"), ("say", "send one")):
+    for name, text in (
+        ("listen", "print voice messages as they arrive"),
+        ("say", "send one"),
+        ("group", "start a group"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--user", required=True)
         command.add_argument("--password", required=True)
@@ -153,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
         "--tone", type=float, help="send a generated tone of this many seconds"
     )
     say_command.add_argument("--content-type", help="override the detected audio type")
+    group_command = commands.choices["group"]
+    group_command.add_argument("--title", required=True)
+    group_command.add_argument("members", nargs="*", help="user names of the other members")
     return parser
 
 

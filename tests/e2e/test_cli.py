@@ -87,6 +87,46 @@ def test_bob_hears_what_alice_says_and_can_save_it(stack: Stack, tmp_path: Path)
         listener.stdout.close()
 
 
+def test_a_group_started_from_the_command_line_hears_its_messages(stack: Stack) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    listener = subprocess.Popen(
+        sotto(stack, "listen", *credentials(stack, "carol")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = Lines(listener)
+        lines.wait_for("listening as carol")
+        started = subprocess.run(
+            sotto(stack, "group", *credentials(stack, "alice"), "--title", "Trio", "bob", "carol"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert started.returncode == 0, started.stderr
+        group = started.stdout.split()[1]
+        assert group.startswith("g_") and "(3 members)" in started.stdout
+        told = lines.wait_for(f"group {group}:")
+        assert "alice created 'Trio' with alice, bob, carol" in told
+        said = subprocess.run(
+            sotto(stack, "say", *credentials(stack, "bob"), "--conversation", group, "--tone", "1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert said.returncode == 0, said.stderr
+        assert "bob: voice message #1" in lines.wait_for("voice message")
+    finally:
+        listener.terminate()
+        listener.wait(timeout=10)
+        assert listener.stdout is not None
+        listener.stdout.close()
+
+
 def test_errors_are_printed_as_code_and_message_not_tracebacks(
     stack: Stack, tmp_path: Path
 ) -> None:
