@@ -226,21 +226,28 @@ def server_environment(env: dict[str, str], info: dict[str, Any]) -> dict[str, s
         "SOTTO_COGNITO_CLIENT_ID": info["client_id"],
         "AWS_ACCESS_KEY_ID": "sotto-local",
         "AWS_SECRET_ACCESS_KEY": "sotto-local",
+        "SOTTO_MAX_CONNECTIONS_PER_USER": "100000",  # N connections of one demo user
     }
+
+
+def start_gateway(
+    info: dict[str, Any], server_env: dict[str, str], user_name: str
+) -> tuple[Server, str]:
+    """The gateway server process and the URL its clients connect to, signed in as a demo user."""
+    config = ClientConfig(info["ws_url"], info["client_id"], info["region"], info["aws_endpoint"])
+    user = next(u for u in info["demo_users"] if u["username"] == user_name)
+    token = sign_in(config, user["username"], user["password"])
+    server = start_server("gateway", {**server_env, "BENCH_USER_ID": user["user_id"]})
+    return server, f"{server.url}?token={token}"
 
 
 def run_phase(
     info: dict[str, Any], server_env: dict[str, str], count: int, messages: int, user_name: str
 ) -> dict[str, Any]:
     """Both servers, N clients each (the gateway's signed in as one demo user), all rounds."""
-    config = ClientConfig(info["ws_url"], info["client_id"], info["region"], info["aws_endpoint"])
-    user = next(u for u in info["demo_users"] if u["username"] == user_name)
-    token = sign_in(config, user["username"], user["password"])
-    servers = {
-        "baseline": start_server("baseline", server_env),
-        "sotto": start_server("gateway", {**server_env, "BENCH_USER_ID": user["user_id"]}),
-    }
-    urls = {"baseline": servers["baseline"].url, "sotto": f"{servers['sotto'].url}?token={token}"}
+    servers = {"baseline": start_server("baseline", server_env)}
+    servers["sotto"], sotto_url = start_gateway(info, server_env, user_name)
+    urls = {"baseline": servers["baseline"].url, "sotto": sotto_url}
     try:
         return asyncio.run(phase(servers, urls, count, messages))
     finally:

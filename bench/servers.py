@@ -4,8 +4,9 @@
     python -m bench.servers gateway      Sotto's local gateway with the real handlers
 
 Both print ``ready <port>``, then obey lines on stdin: ``prepare <connections>`` (wait until
-they are open and, for the gateway, resolve them from DynamoDB as the fan-out does; prints
-``prepared <resolve-ms>``), ``burst <messages>`` (fan out; prints ``sent``) and ``quit``.
+exactly that many are open and, for the gateway, resolve them from DynamoDB as the fan-out does;
+prints ``prepared <resolve-ms>``), ``burst <messages>`` (fan out; prints ``sent <gone>``, the
+connections reported gone summed over the messages: always 0 for the baseline) and ``quit``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -34,7 +36,7 @@ LIMITS = GatewayLimits()
 
 
 def payload(seq: int) -> str:
-    """A realistic ``message`` event (about 700 bytes, most of it the presigned URL)."""
+    """A realistic ``message`` event (about 1.1 KB, most of it the presigned URL)."""
     return json.dumps(
         {
             "type": "message",
@@ -71,12 +73,11 @@ async def obey(prepare: Step, burst: Step) -> None:
         if line[0] == "prepare":
             print(f"prepared {await prepare(int(line[1])):.3f}", flush=True)
         elif line[0] == "burst":
-            await burst(int(line[1]))
-            print("sent", flush=True)
+            print(f"sent {await burst(int(line[1])):.0f}", flush=True)
 
 
 async def wait_for(count: Callable[[], int], target: int) -> None:
-    while count() < target:
+    while count() != target:
         await asyncio.sleep(0.01)
 
 
@@ -109,14 +110,15 @@ async def gateway() -> None:
     """The gateway as ``make dev`` runs it (real authorizer and $connect against the stack in
     AWS_ENDPOINT_URL / REDIS_URL); each burst fans out through plan_fanout and GatewayDelivery."""
     settings = process_clients().settings
+    limits = replace(LIMITS, max_outbound_buffer_bytes=settings.max_outbound_buffer_bytes)
     gateway = LocalGateway(
-        GatewayConfig("127.0.0.1", 0, 0, settings.stage, settings.region, LIMITS),
+        GatewayConfig("127.0.0.1", 0, 0, settings.stage, settings.region, limits),
         routes=load_routes(),
         authorizer=load_function(AUTHORIZER),
     )
     os.environ["SOTTO_MANAGEMENT_ENDPOINT"] = await gateway.start_http()
     await gateway.start_websocket()
-    delivery = GatewayDelivery(gateway.registry)
+    delivery = GatewayDelivery(gateway.registry, gateway.writer)
     store = ConnectionStore(process_clients().dynamodb, settings.connections_table)
     user_id = os.environ["BENCH_USER_ID"]
 
@@ -129,10 +131,11 @@ async def gateway() -> None:
         return (time.perf_counter() - started) * 1000
 
     async def burst(messages: int) -> float:
+        gone = 0
         for seq in range(messages):
             envelope = FanoutEnvelope("d_bench", "the-senders-connection", payload(seq))
-            await delivery.deliver(envelope.payload, plan_fanout(envelope, live))
-        return 0.0
+            gone += len(await delivery.deliver(envelope.payload, plan_fanout(envelope, live)))
+        return gone
 
     print(f"ready {gateway.ws_url.rsplit(':', 1)[1].split('/')[0]}", flush=True)
     try:

@@ -44,8 +44,8 @@ class ConnectionService:
     def open(self, connection_id: str, caller: Caller, origin: str | None) -> Connection:
         check_origin(origin, self._policy.allowed_origins)
         now = self._clock.now()
-        live = self._store.live_for_users([caller.user_id], now)
-        check_connection_cap(len(live), self._policy.max_per_user)
+        cap = self._policy.max_per_user
+        check_connection_cap(self._store.count_live(caller.user_id, now, at_most=cap), cap)
         connection = new_connection(connection_id, caller, now, self._policy.ttl_seconds)
         self._store.put(connection)
         try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from common.clock import iso_utc, parse_iso_utc
+from common.clock import epoch_seconds, iso_utc, parse_iso_utc
 from connections.model import Connection
 
 if TYPE_CHECKING:
@@ -62,6 +62,28 @@ class ConnectionStore:
         for user_id in dict.fromkeys(user_ids):
             found.extend(c for c in self._for_user(user_id) if c.is_live(now))
         return found
+
+    def count_live(self, user_id: str, now: datetime, at_most: int) -> int:
+        """How many unexpired connections the user has, counting no further than ``at_most``:
+        the index is read for counts only, page by page, and reading stops at the bound."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName=BY_USER_INDEX,
+            KeyConditionExpression="userId = :u",
+            FilterExpression="expiresAt > :now",
+            ExpressionAttributeValues={
+                ":u": {"S": user_id},
+                ":now": {"N": str(epoch_seconds(now))},
+            },
+            Select="COUNT",
+        )
+        counted = 0
+        for page in pages:
+            counted += page.get("Count", 0)
+            if counted >= at_most:
+                break
+        return min(counted, at_most)
 
     def _for_user(self, user_id: str) -> Iterable[Connection]:
         paginator = self._client.get_paginator("query")

@@ -139,6 +139,7 @@ class LocalStack:
             limits=GatewayLimits(
                 idle_timeout_seconds=settings.idle_timeout_seconds,
                 max_lifetime_seconds=settings.max_connection_seconds,
+                max_outbound_buffer_bytes=settings.max_outbound_buffer_bytes,
             ),
         )
         return LocalGateway(config, routes=load_routes(), authorizer=load_function(AUTHORIZER))
@@ -163,7 +164,7 @@ class LocalStack:
 
     async def _start_subscriber(self, redis_url: str) -> None:
         chat = load_chat()
-        fanout = chat.fanout(GatewayDelivery(self.gateway.registry))
+        fanout = chat.fanout(GatewayDelivery(self.gateway.registry, self.gateway.writer))
         subscriber = FanoutSubscriber(
             connect=lambda: aioredis.from_url(redis_url),
             channel=fanout_channel(self._settings.redis_namespace),

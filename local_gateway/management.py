@@ -9,18 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from websockets.exceptions import ConnectionClosed
 
 from common.clock import iso_utc
+from local_gateway.delivery import SocketWriter
 from local_gateway.registry import ConnectionRegistry, LiveConnection
 
 REGISTRY = web.AppKey("registry", ConnectionRegistry)
+WRITER = web.AppKey("writer", SocketWriter)
 MAX_BYTES = web.AppKey("max_bytes", int)
 
 
-def management_app(registry: ConnectionRegistry, stage: str, max_bytes: int) -> web.Application:
+def management_app(
+    registry: ConnectionRegistry, writer: SocketWriter, stage: str, max_bytes: int
+) -> web.Application:
     app = web.Application(client_max_size=max_bytes + 1024)
     app[REGISTRY] = registry
+    app[WRITER] = writer
     app[MAX_BYTES] = max_bytes
     for prefix in ("", f"/{stage}"):
         path = prefix + "/@connections/{connection_id}"
@@ -51,9 +55,8 @@ async def post_to_connection(request: web.Request) -> web.Response:
     data = await request.read()
     if len(data) > request.app[MAX_BYTES]:
         return _error(413, "PayloadTooLargeException", "Payload too large")
-    try:
-        await live.socket.send(_as_frame(data))
-    except ConnectionClosed:
+    # Never waits for the client: one that stopped reading is closed (1013) and is then gone.
+    if not request.app[WRITER].write([live], _as_frame(data)):
         return _gone()
     request.app[REGISTRY].touch(live)
     return web.Response(status=200)

@@ -34,6 +34,7 @@ from common.events import (
     message_event,
 )
 from common.logs import get_logger
+from local_gateway.delivery import SocketWriter, close_within
 from local_gateway.invoker import Invocation, LambdaInvoker
 from local_gateway.limits import GOING_AWAY, UNSUPPORTED_DATA, GatewayLimits, next_deadline, overdue
 from local_gateway.management import management_app
@@ -76,6 +77,7 @@ class LocalGateway:
         self.config = config
         self._clock = clock or SystemClock()
         self.registry = ConnectionRegistry(self._clock, monotonic)
+        self.writer = SocketWriter(config.limits)
         self._routes = dict(routes)
         self._authorizer = authorizer
         self._monotonic = monotonic
@@ -93,7 +95,10 @@ class LocalGateway:
 
     async def start_http(self) -> str:
         """Serve ``@connections``; returns the management endpoint (``http://host:port/stage``)."""
-        app = management_app(self.registry, self.config.stage, self.config.limits.max_message_bytes)
+        limits = self.config.limits
+        app = management_app(
+            self.registry, self.writer, self.config.stage, limits.max_message_bytes
+        )
         self._http_runner = web.AppRunner(app, access_log=None)
         await self._http_runner.setup()
         site = web.TCPSite(self._http_runner, self.config.host, self.config.http_port)
@@ -111,6 +116,7 @@ class LocalGateway:
             process_request=self._handshake,
             max_size=(limits.max_message_bytes, limits.max_frame_bytes),
             compression=None,
+            close_timeout=limits.close_timeout_seconds,
         )
         port = next(iter(self._ws_server.sockets)).getsockname()[1]
         self.ws_url = f"ws://{self.config.host}:{port}/{self.config.stage}"
@@ -118,10 +124,14 @@ class LocalGateway:
 
     async def stop(self) -> None:
         if self._ws_server is not None:
-            self._ws_server.close(close_connections=True)
+            self._ws_server.close(close_connections=False)
+            timeout = self.config.limits.close_timeout_seconds
+            sockets = self._ws_server.connections  # a client that stopped reading must not hold us
+            await asyncio.gather(*(close_within(s, GOING_AWAY, "", timeout) for s in sockets))
             await self._ws_server.wait_closed()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        await self.writer.wait_closed()
         if self._http_runner is not None:
             await self._http_runner.cleanup()
         self._invoker.close()
@@ -235,11 +245,7 @@ class LocalGateway:
         )
         outcome = await self._invoker.invoke(self._routes[route], event, request_id)
         frame = _route_response(outcome, live.info.connection_id, request_id)
-        if frame:
-            try:
-                await live.socket.send(frame)
-            except ConnectionClosed:
-                return
+        if frame and self.writer.write([live], frame):
             self.registry.touch(live)
 
     async def _watch(self, live: LiveConnection) -> None:
@@ -247,7 +253,7 @@ class LocalGateway:
         while True:
             reason = overdue(limits, live.opened_at, live.last_active, self._monotonic())
             if reason is not None:
-                await live.socket.close(GOING_AWAY, reason)
+                await close_within(live.socket, GOING_AWAY, reason, limits.close_timeout_seconds)
                 return
             wait = next_deadline(limits, live.opened_at, live.last_active) - self._monotonic()
             await asyncio.sleep(max(wait, 0.01))

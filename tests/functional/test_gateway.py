@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket as sockets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -16,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.delivery import ManagementApiDelivery
 from local_gateway.delivery import GatewayDelivery
-from local_gateway.limits import GatewayLimits
+from local_gateway.limits import TOO_SLOW, TRY_AGAIN_LATER, GatewayLimits
 from local_gateway.server import GatewayConfig, LocalGateway
 from tests.functional import stub_handlers
 from tests.functional.stub_handlers import EVENTS, ROUTES
@@ -262,20 +265,179 @@ def test_both_delivery_adapters_deliver_and_report_the_gone(adapter: str) -> Non
         async with gateway() as server:
             alice = await open_as(server, "alice")
             bob = await open_as(server, "bob")
-            ids = [
-                e["requestContext"]["connectionId"]
-                for e in EVENTS
-                if e.get("type") != "REQUEST" and e["requestContext"]["eventType"] == "CONNECT"
-            ]
+            ids = connection_ids()
             await bob.close()
             await until(lambda: len(server.registry) == 1)
             delivery = (
                 ManagementApiDelivery(management_client(server))
                 if adapter == "management_api"
-                else GatewayDelivery(server.registry)
+                else GatewayDelivery(server.registry, server.writer)
             )
             gone = await delivery.deliver('{"type":"message"}', [*ids, "neverExisted="])
             assert gone == {ids[1], "neverExisted="}
             assert json.loads(await alice.recv()) == {"type": "message"}
+
+    run(scenario)
+
+
+def connection_ids() -> list[str]:
+    """The ids of the connections that passed ``$connect``, in the order they connected."""
+    return [
+        e["requestContext"]["connectionId"]
+        for e in EVENTS
+        if e.get("type") != "REQUEST" and e["requestContext"]["eventType"] == "CONNECT"
+    ]
+
+
+async def stalled_client(server: LocalGateway, token: str) -> ClientConnection:
+    """A client that completes the handshake and then stops reading: it never calls ``recv()``,
+    its queue takes one message, and its socket a few KB. Small segments keep the server's kernel
+    from buffering megabytes for it (its send buffer grows with the segment size)."""
+    address = urlsplit(server.ws_url)
+    raw = sockets.socket()
+    raw.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4 * KB)  # before connect: the window
+    raw.setsockopt(sockets.IPPROTO_TCP, sockets.TCP_MAXSEG, 536)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, (address.hostname, address.port))
+    return await connect(f"{server.ws_url}?token={token}", sock=raw, compression=None, max_queue=1)
+
+
+class Reader:
+    """Reads every frame a client receives, in a task; ``has(n)`` waits for the first n."""
+
+    def __init__(self, client: ClientConnection) -> None:
+        self.frames: list[str | bytes] = []
+        self._arrived = asyncio.Condition()
+        self._task = asyncio.create_task(self._read(client))
+
+    async def _read(self, client: ClientConnection) -> None:
+        async for frame in client:
+            async with self._arrived:
+                self.frames.append(frame)
+                self._arrived.notify_all()
+
+    async def has(self, count: int, seconds: float = 5) -> None:
+        async with asyncio.timeout(seconds), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.frames) >= count)
+
+
+def disconnect_of(connection_id: str) -> dict[str, Any]:
+    """The request context of the connection's ``$disconnect`` event, or {} if none ran yet."""
+    return next(
+        (
+            e["requestContext"]
+            for e in EVENTS
+            if e.get("requestContext", {}).get("eventType") == "DISCONNECT"
+            and e["requestContext"]["connectionId"] == connection_id
+        ),
+        {},
+    )
+
+
+async def read_until_closed(client: ClientConnection) -> tuple[list[str | bytes], ConnectionClosed]:
+    received = []
+    try:
+        while True:
+            received.append(await client.recv())
+    except ConnectionClosed as closed:
+        return received, closed
+
+
+def test_a_client_that_stops_reading_is_closed_with_1013_and_the_others_get_every_frame() -> None:
+    limit = 64 * KB
+
+    async def scenario() -> None:
+        async with gateway(max_outbound_buffer_bytes=limit) as server:
+            healthy = Reader(await open_as(server, "alice"))
+            stalled = await stalled_client(server, "bob")
+            healthy_id, stalled_id = connection_ids()
+            stalled_on_server = server.registry.get(stalled_id)
+            assert stalled_on_server is not None
+            delivery = GatewayDelivery(server.registry, server.writer)
+            frames = [json.dumps({"seq": n, "pad": "x" * KB}) for n in range(1000)]
+            peak, shed_at = 0, len(frames)
+            for n, frame in enumerate(frames):
+                gone = await delivery.deliver(frame, [healthy_id, stalled_id])
+                peak = max(peak, stalled_on_server.socket.transport.get_write_buffer_size())
+                shed_at = n if gone and shed_at == len(frames) else shed_at
+                assert gone == ({stalled_id} if n >= shed_at else set())  # and stays gone
+                await healthy.has(n + 1)  # a healthy client keeps up, and never waits
+            assert healthy.frames == frames
+            assert 0 < shed_at < len(frames)
+            assert peak <= limit + len(frames[0]) + 64  # one frame more, with its header
+
+            # Reading again, it finds every frame written before it fell behind, then 1013.
+            received, closed = await read_until_closed(stalled)
+            assert received == frames[:shed_at]
+            assert closed.rcvd is not None
+            assert (closed.rcvd.code, closed.rcvd.reason) == (TRY_AGAIN_LATER, TOO_SLOW)
+            await until(lambda: bool(disconnect_of(stalled_id)))
+            assert disconnect_of(stalled_id)["disconnectStatusCode"] == TRY_AGAIN_LATER
+            assert server.registry.get(healthy_id) is not None and len(server.registry) == 1
+
+    run(scenario)
+
+
+def test_posting_to_a_client_that_stopped_reading_never_waits_and_ends_in_410() -> None:
+    """The direct fan-out posts through ``@connections``: a stalled client must not hold it."""
+
+    async def scenario() -> None:
+        async with gateway(max_outbound_buffer_bytes=16 * KB) as server:
+            stalled = await stalled_client(server, "alice")
+            (stalled_id,) = connection_ids()
+            url = f"{server.management_endpoint}/@connections/{stalled_id}"
+            statuses = []
+            async with aiohttp.ClientSession() as session, asyncio.timeout(5):
+                while not statuses or statuses[-1] == 200:
+                    async with session.post(url, data=b"x" * KB) as response:
+                        statuses.append(response.status)
+            assert statuses[-1] == 410 and len(statuses) > 1
+            stalled.transport.abort()
+
+    run(scenario)
+
+
+def test_a_client_that_never_reads_its_replies_is_dropped_after_the_close_timeout() -> None:
+    async def scenario() -> None:
+        async with gateway(max_outbound_buffer_bytes=16 * KB, close_timeout_seconds=0.5) as server:
+            stalled = await stalled_client(server, "alice")
+            (stalled_id,) = connection_ids()
+            request = json.dumps({"action": "echo", "pad": "x" * KB})
+            async with asyncio.timeout(5):  # the route replies pile up until it is shed
+                while server.registry.get(stalled_id) is not None:
+                    await stalled.send(request)
+            # It never answers the closing handshake, so the gateway drops the TCP connection.
+            await until(lambda: bool(disconnect_of(stalled_id)), seconds=3)
+            assert disconnect_of(stalled_id)["disconnectStatusCode"] == 1006
+            assert len(server.registry) == 0
+            stalled.transport.abort()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("closed_by", ["idle_timeout", "stop"])
+def test_closing_a_client_that_stopped_reading_takes_at_most_the_close_timeout(
+    closed_by: str,
+) -> None:
+    async def scenario() -> None:
+        idle_timeout = 0.3 if closed_by == "idle_timeout" else 600
+        async with (
+            asyncio.timeout(3),  # without the close timeout: until a keepalive ping, or never
+            gateway(close_timeout_seconds=0.5, idle_timeout_seconds=idle_timeout) as server,
+        ):
+            stalled = await stalled_client(server, "alice")
+            (stalled_id,) = connection_ids()
+            stalled_on_server = server.registry.get(stalled_id)
+            assert stalled_on_server is not None
+            delivery = GatewayDelivery(server.registry, server.writer)
+            frame = json.dumps({"pad": "x" * KB})
+            # Within the 1 MiB bound, and more than the kernels take in for it.
+            while stalled_on_server.socket.transport.get_write_buffer_size() < 512 * KB:
+                assert await delivery.deliver(frame, [stalled_id]) == set()
+                await asyncio.sleep(0)
+            if closed_by == "idle_timeout":
+                await until(lambda: bool(disconnect_of(stalled_id)))
+        assert disconnect_of(stalled_id)["disconnectStatusCode"] == 1006
+        stalled.transport.abort()
 
     run(scenario)

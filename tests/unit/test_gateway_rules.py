@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local_gateway.limits import GatewayLimits, next_deadline, overdue
+from local_gateway.limits import GatewayLimits, keeps_up, next_deadline, overdue
 from local_gateway.routes import WEBSOCKET_ROUTES, select_route
 
 
@@ -56,3 +56,11 @@ def test_api_gateway_defaults() -> None:
     assert (defaults.max_frame_bytes, defaults.max_message_bytes) == (32 * 1024, 128 * 1024)
     assert (defaults.idle_timeout_seconds, defaults.max_lifetime_seconds) == (600, 7200)
     assert defaults.integration_timeout_seconds == 29
+
+
+def test_a_connection_keeps_up_while_its_unsent_bytes_are_within_the_bound() -> None:
+    limits = GatewayLimits(max_outbound_buffer_bytes=64 * 1024)
+    assert keeps_up(limits, 0)
+    assert keeps_up(limits, 64 * 1024)
+    assert not keeps_up(limits, 64 * 1024 + 1)
+    assert GatewayLimits().max_outbound_buffer_bytes == 1024 * 1024
