@@ -134,7 +134,11 @@ async def gateway() -> None:
         gone = 0
         for seq in range(messages):
             envelope = FanoutEnvelope("d_bench", "the-senders-connection", payload(seq))
-            gone += len(await delivery.deliver(envelope.payload, plan_fanout(envelope, live)))
+            gone += len(
+                await delivery.deliver(
+                    envelope.payload, plan_fanout(envelope, [c.connection_id for c in live])
+                )
+            )
         return gone
 
     print(f"ready {gateway.ws_url.rsplit(':', 1)[1].split('/')[0]}", flush=True)

@@ -80,7 +80,8 @@ class OrderedPerKey:
 
 class FanoutSubscriber:
     """A long-running task: subscribe, poll with a timeout, resubscribe after Redis errors,
-    stop cleanly when cancelled."""
+    stop cleanly when cancelled. ``after_outage`` runs once it is subscribed again after losing
+    Redis (what Redis held may be gone)."""
 
     POLL_SECONDS = 1.0
 
@@ -89,10 +90,14 @@ class FanoutSubscriber:
         connect: Callable[[], aioredis.Redis],
         channel: str,
         handle: Handle,
+        *,
         retry_seconds: float = 0.2,
         max_retry_seconds: float = 5.0,
+        after_outage: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._connect = connect
+        self._after_outage = after_outage
+        self._lost_redis = False
         self._channel = channel
         self._dispatch = OrderedPerKey(handle)
         self._retry_seconds = retry_seconds
@@ -112,6 +117,7 @@ class FanoutSubscriber:
                     if self._subscribed.is_set():
                         delay = self._retry_seconds  # it was healthy: back off afresh
                     self._subscribed.clear()
+                    self._lost_redis = True
                     log.warning(
                         "fan-out subscriber lost Redis (%s); retrying in %.1fs", error, delay
                     )
@@ -125,6 +131,9 @@ class FanoutSubscriber:
         try:
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(self._channel)
+                if self._lost_redis and self._after_outage is not None:
+                    await self._after_outage()
+                self._lost_redis = False
                 self._subscribed.set()
                 log.debug("fan-out subscriber listening on %s", self._channel)
                 while True:

@@ -31,6 +31,7 @@ from common.clients import Clients
 from common.clock import Clock, IdFactory, RandomIds, SystemClock
 from common.runtime import once, process_clients
 from common.settings import Settings
+from connections.index import LiveConnections
 from connections.store import ConnectionStore, PresenceStore
 
 
@@ -55,8 +56,12 @@ class ChatDeps:
         return MessageStore(self.clients.dynamodb, self.settings.messages_table, self.conversations)
 
     @functools.cached_property
-    def connections(self) -> ConnectionStore:
-        return ConnectionStore(self.clients.dynamodb, self.settings.connections_table)
+    def connections(self) -> LiveConnections:
+        return LiveConnections(
+            ConnectionStore(self.clients.dynamodb, self.settings.connections_table),
+            PresenceStore(self.clients.redis, self.settings.redis_namespace),
+            self.settings.max_connection_seconds,
+        )
 
     @functools.cached_property
     def users(self) -> UserDirectory:

@@ -18,7 +18,7 @@ from chat.model import FanoutEnvelope
 from chat.safety_store import BlockStore
 from common.clock import Clock
 from common.logs import get_logger
-from connections.store import ConnectionStore
+from connections.index import LiveConnections
 
 log = get_logger("fanout")
 
@@ -42,7 +42,7 @@ class FanoutService:
         conversations: ConversationStore,
         members: MemberLookup,
         blocks: BlockStore,
-        connections: ConnectionStore,
+        connections: LiveConnections,
         delivery: DeliveryPort,
         clock: Clock,
     ) -> None:
@@ -55,11 +55,12 @@ class FanoutService:
 
     async def fan_out(self, envelope: FanoutEnvelope) -> FanoutReport:
         users = await asyncio.to_thread(self._audience, envelope)
-        live = await asyncio.to_thread(self._connections.live_for_users, users, self._clock.now())
+        live = await asyncio.to_thread(self._connections.of_users, users, self._clock.now())
         targets = plan_fanout(envelope, live)
         gone = await self._delivery.deliver(envelope.payload, targets) if targets else set()
         if gone:
-            await asyncio.to_thread(self._connections.delete_many, gone)
+            forgotten = {cid: live[cid] for cid in gone}
+            await asyncio.to_thread(self._connections.forget, forgotten, self._clock.now())
             log.info("forgot %d gone connection(s)", len(gone))
         report = FanoutReport(delivered=len(targets) - len(gone), gone=tuple(sorted(gone)))
         log.info("delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id)

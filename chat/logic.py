@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from chat.model import Clip, ClipStatus, FanoutEnvelope
 from chat.wire import UploadRequest
 from common.errors import BadRequest, ClipNotUploaded, ClipRejected, Forbidden, NotFound, TooLarge
-from connections.model import Connection
 
 # Audio a phone or a browser records. Parameters (``audio/webm;codecs=opus``) are allowed.
 AUDIO_TYPES = frozenset(
@@ -97,11 +96,9 @@ def check_clip_stored(clip: Clip, stored_size: int | None, max_bytes: int) -> No
         raise TooLarge("The uploaded clip is larger than the size it was granted.")
 
 
-def plan_fanout(envelope: FanoutEnvelope, connections: Iterable[Connection]) -> list[str]:
+def plan_fanout(envelope: FanoutEnvelope, connection_ids: Iterable[str]) -> list[str]:
     """The connections to deliver to: every live connection of the members but the sender's."""
-    targets = (
-        c.connection_id for c in connections if c.connection_id != envelope.sender_connection_id
-    )
+    targets = (c for c in connection_ids if c != envelope.sender_connection_id)
     return list(dict.fromkeys(targets))
 
 

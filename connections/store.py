@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import redis
+from botocore.exceptions import ClientError
 
 from common.clock import epoch_seconds, iso_utc, parse_iso_utc
 from connections.model import Connection
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 BY_USER_INDEX = "byUser"
-_BATCH_WRITE_LIMIT = 25
 
 
 class ConnectionStore:
@@ -44,17 +44,33 @@ class ConnectionStore:
         ).get("Attributes")
         return _from_item(old) if old else None
 
-    def delete_many(self, connection_ids: Iterable[str]) -> None:
-        ids = list(dict.fromkeys(connection_ids))
-        for start in range(0, len(ids), _BATCH_WRITE_LIMIT):
-            requests = [
-                {"DeleteRequest": {"Key": {"connectionId": {"S": cid}}}}
-                for cid in ids[start : start + _BATCH_WRITE_LIMIT]
-            ]
-            pending = {self._table: requests}
-            while pending:
-                result = self._client.batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
-                pending = result.get("UnprocessedItems") or {}  # type: ignore[assignment]
+    def delete_gone(self, connection_ids: Iterable[str], connected_before: datetime) -> list[str]:
+        """Delete the records of connections that answered Gone, but not of those that
+        connected after ``connected_before``: a connection whose ``$connect`` is still running
+        answers Gone too, and must keep its record. Returns the ids deleted."""
+        deleted = []
+        for connection_id in dict.fromkeys(connection_ids):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"connectionId": {"S": connection_id}},
+                    ConditionExpression="connectedAt < :cutoff",
+                    ExpressionAttributeValues={":cutoff": {"S": iso_utc(connected_before)}},
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                continue
+            deleted.append(connection_id)
+        return deleted
+
+    def all_live(self, now: datetime) -> Iterable[Connection]:
+        """Every unexpired connection: a paginated scan, only to rebuild the Redis index."""
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table):
+            for item in page.get("Items", []):
+                connection = _from_item(item)
+                if connection.is_live(now):
+                    yield connection
 
     def live_for_users(self, user_ids: Iterable[str], now: datetime) -> list[Connection]:
         """Every unexpired connection of these users, one index query per user, never a scan."""
@@ -165,7 +181,7 @@ class PresenceStore:
             members = self._client.smembers(self._key(user_id))
         except redis.RedisError as error:
             raise PresenceUnavailable(str(error)) from error
-        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        return {_text(m) for m in members}
 
     def status(self, user_ids: Sequence[str]) -> dict[str, tuple[bool, datetime | None]]:
         """For each user: (online now, last seen)."""
@@ -180,12 +196,72 @@ class PresenceStore:
         status: dict[str, tuple[bool, datetime | None]] = {}
         for position, user_id in enumerate(user_ids):
             online, seen = replies[2 * position], replies[2 * position + 1]
-            text = seen.decode() if isinstance(seen, bytes) else seen
-            status[user_id] = (bool(online), parse_iso_utc(text) if text else None)
+            status[user_id] = (bool(online), parse_iso_utc(_text(seen)) if seen else None)
         return status
+
+    def connections_of(self, user_ids: Sequence[str]) -> dict[str, set[str]] | None:
+        """Each user's connection ids, or None when the sets are not known to be complete
+        (Redis lost them, or they were never built): then ask DynamoDB."""
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.exists(self._complete_key)
+                for user_id in user_ids:
+                    pipe.smembers(self._key(user_id))
+                complete, *members = pipe.execute()
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+        if not complete:
+            return None
+        return {user: {_text(m) for m in ids} for user, ids in zip(user_ids, members, strict=True)}
+
+    def forget(self, gone: Mapping[str, str]) -> None:
+        """Drop connections (id -> user) that answered Gone."""
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for connection_id, user_id in gone.items():
+                    pipe.srem(self._key(user_id), connection_id)
+                pipe.execute()
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+
+    def rebuild(self, connections: Iterable[Connection], ttl_seconds: int) -> bool:
+        """Refill the sets from the registry (after Redis lost them) and mark them complete.
+        False when another process is already at it."""
+        try:
+            if not self._client.set(self._rebuilding_key, "1", nx=True, ex=60):
+                return False
+            with self._client.pipeline(transaction=False) as pipe:
+                for connection in connections:
+                    pipe.sadd(self._key(connection.user_id), connection.connection_id)
+                    pipe.expire(self._key(connection.user_id), ttl_seconds)
+                pipe.set(self._complete_key, "1")
+                pipe.delete(self._rebuilding_key)
+                pipe.execute()
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+        return True
+
+    def distrust(self) -> None:
+        """Redis may have lost entries (it was away): rebuild before the sets are used again."""
+        try:
+            self._client.delete(self._complete_key)
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+
+    @property
+    def _complete_key(self) -> str:
+        return f"{self._namespace}:presence-complete"
+
+    @property
+    def _rebuilding_key(self) -> str:
+        return f"{self._namespace}:presence-rebuilding"
 
     def _key(self, user_id: str) -> str:
         return f"{self._namespace}:presence:{user_id}"
 
     def _seen_key(self, user_id: str) -> str:
         return f"{self._namespace}:lastseen:{user_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -169,6 +169,7 @@ class LocalStack:
             connect=lambda: aioredis.from_url(redis_url),
             channel=fanout_channel(self._settings.redis_namespace),
             handle=fanout.fan_out,
+            after_outage=lambda: asyncio.to_thread(chat.connections.distrust_index),
         )
         self._subscriber_task = asyncio.create_task(subscriber.run(), name="fanout-subscriber")
         await asyncio.wait_for(subscriber.wait_subscribed(), timeout=10)

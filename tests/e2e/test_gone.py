@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from connections.model import Connection
-from connections.store import ConnectionStore
+from common.clients import redis_client
+from connections.store import ConnectionStore, PresenceStore
 from tests.e2e.clients import connect_as, next_event, say
 from tests.e2e.conftest import Stack
 
@@ -20,8 +21,11 @@ def test_a_dead_connection_gets_410_and_its_record_goes(stack: Stack) -> None:
     settings = stack.clients.settings
     store = ConnectionStore(stack.clients.dynamodb, settings.connections_table)
     bob_id = stack.user("bob")["user_id"]
-    stale = Connection("staleBobPhone=", bob_id, datetime.now(UTC), int(time.time()) + 3600)
-    store.put(stale)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    stale = Connection("staleBobPhone=", bob_id, an_hour_ago, int(time.time()) + 3600)
+    store.put(stale)  # as its $connect left it...
+    presence = PresenceStore(redis_client(stack.info["redis_url"]), settings.redis_namespace)
+    presence.online(bob_id, stale.connection_id, 3600)  # ...and its $disconnect never ran
 
     management = boto3.client(
         "apigatewaymanagementapi",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 import redis
@@ -19,10 +20,14 @@ from chat.logic import direct_conversation_id
 from chat.model import FanoutEnvelope
 from common.clients import Clients
 from common.clock import ManualClock
+from connections.index import LiveConnections
 from connections.model import Connection
-from connections.store import ConnectionStore
+from connections.store import ConnectionStore, PresenceStore
 from tests.conftest import REAL_REDIS_URL
+from tests.functional.conftest import OperationLog
 from tests.functional.helpers import NOW
+
+AN_HOUR_AGO = NOW - timedelta(hours=1)
 
 
 class RecordingDelivery:
@@ -49,19 +54,22 @@ def test_a_message_reaches_every_live_member_connection_but_the_senders(aws: Cli
         ("bob-tablet", "bob"),
         ("carol-phone", "carol"),
     ]:
-        connections.put(Connection(connection_id, user, NOW, live_until))
+        connections.put(Connection(connection_id, user, AN_HOUR_AGO, live_until))
+    connections.put(Connection("bob-connecting", "bob", NOW, live_until))
     connections.put(Connection("bob-expired", "bob", NOW, int(NOW.timestamp()) - 1))
-    delivery = RecordingDelivery(gone={"bob-tablet"})
+    delivery = RecordingDelivery(gone={"bob-tablet", "bob-connecting"})
     service = ChatDeps(aws, clock=clock).fanout(delivery)
 
     report = asyncio.run(service.fan_out(FanoutEnvelope(conversation, "alice-phone", '{"m":1}')))
 
     [(payload, targets)] = delivery.posts
     assert payload == '{"m":1}'
-    assert sorted(targets) == ["alice-laptop", "bob-phone", "bob-tablet"]
-    assert report.delivered == 2 and report.gone == ("bob-tablet",)
+    assert sorted(targets) == ["alice-laptop", "bob-connecting", "bob-phone", "bob-tablet"]
+    assert report.delivered == 2 and report.gone == ("bob-connecting", "bob-tablet")
     assert connections.get("bob-tablet") is None  # the gone connection is forgotten
     assert connections.get("bob-phone") is not None
+    # Gone too, but only because its $connect has not returned yet: it keeps its record.
+    assert connections.get("bob-connecting") is not None
 
 
 def test_an_envelope_for_one_user_reaches_only_that_users_connections(aws: Clients) -> None:
@@ -138,9 +146,13 @@ def test_the_subscriber_resubscribes_after_redis_drops_it() -> None:
     name = f"sotto-test-sub-{uuid.uuid4().hex[:8]}"
     admin = redis.Redis.from_url(REAL_REDIS_URL)
     received: list[str] = []
+    outages: list[str] = []
 
     async def handle(envelope: FanoutEnvelope) -> None:
         received.append(envelope.payload)
+
+    async def after_outage() -> None:
+        outages.append("told")
 
     async def scenario() -> None:
         subscriber = FanoutSubscriber(
@@ -148,11 +160,13 @@ def test_the_subscriber_resubscribes_after_redis_drops_it() -> None:
             channel,
             handle,
             retry_seconds=0.05,
+            after_outage=after_outage,
         )
         task = asyncio.create_task(subscriber.run())
         publisher = FanoutPublisher(admin, channel)
         try:
             await asyncio.wait_for(subscriber.wait_subscribed(), 5)
+            assert outages == []  # the first subscription is no recovery
             publisher.publish(FanoutEnvelope("c", "s", "before"))
             ids = [c["id"] for c in admin.client_list() if c.get("name") == name]
             assert ids, "the subscriber's connection is named"
@@ -170,3 +184,34 @@ def test_the_subscriber_resubscribes_after_redis_drops_it() -> None:
 
     asyncio.run(scenario())
     assert received[0] == "before" and "after" in received
+    assert outages == ["told"]  # once resubscribed, it says Redis may have lost what it held
+
+
+def test_fanout_finds_connections_in_the_presence_index_and_rebuilds_it_when_lost(
+    aws: Clients,
+) -> None:
+    """One Redis round trip for all members while the index is complete; the table when Redis
+    lost it (then the index is rebuilt from the table) or is down."""
+
+    log = OperationLog(aws.dynamodb)
+    store = ConnectionStore(log, aws.settings.connections_table)  # type: ignore[arg-type]
+    presence = PresenceStore(aws.redis, aws.settings.redis_namespace)
+    index = LiveConnections(store, presence, ttl_seconds=3600)
+    live_until = int(NOW.timestamp()) + 3600
+    store.put(Connection("alice-phone", "alice", NOW, live_until))
+    store.put(Connection("bob-phone", "bob", NOW, live_until))
+    presence.online("alice", "alice-phone", 3600)  # bob connected while Redis was away
+
+    assert index.of_users(["alice", "bob"], NOW) == {"alice-phone": "alice", "bob-phone": "bob"}
+    assert "scan" in log.calls  # no complete index yet: read the table, rebuild the index
+    log.calls.clear()
+    assert index.of_users(["alice", "bob"], NOW) == {"alice-phone": "alice", "bob-phone": "bob"}
+    assert log.calls == []  # from Redis alone
+    index.forget({"bob-phone": "bob"}, NOW + timedelta(minutes=1))
+    assert index.of_users(["alice", "bob"], NOW) == {"alice-phone": "alice"}
+
+    store.put(Connection("carol-phone", "carol", NOW, live_until))  # Redis was down meanwhile
+    index.distrust_index()
+    assert index.of_users(["carol"], NOW) == {"carol-phone": "carol"}
+    down = LiveConnections(store, PresenceStore(redis.Redis(port=1), "x"), ttl_seconds=3600)
+    assert down.of_users(["alice"], NOW) == {"alice-phone": "alice"}
