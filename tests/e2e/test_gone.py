@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from connections.model import Connection
 from common.clients import redis_client
+from connections.model import Connection
 from connections.store import ConnectionStore, PresenceStore
 from tests.e2e.clients import connect_as, next_event, say
 from tests.e2e.conftest import Stack
