@@ -1,13 +1,18 @@
 """``make bench``: every benchmark, each printing its figures beside a baseline from the same run.
 
-``python -m bench fanout``, ``python -m bench stalled`` or ``python -m bench clips`` runs one.
+``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``) runs one of them.
 """
 
 import sys
 
-from bench import clips, fanout, stalled
+from bench import clips, fanout, live, stalled
 
-BENCHMARKS = {"fanout": fanout.main, "stalled": stalled.main, "clips": clips.main}
+BENCHMARKS = {
+    "fanout": fanout.main,
+    "stalled": stalled.main,
+    "live": live.main,
+    "clips": clips.main,
+}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()
