@@ -67,9 +67,6 @@ class ConversationStore:
         ).get("Item")
         return _member_from_item(item) if item else None
 
-    def is_member(self, conversation_id: str, user_id: str) -> bool:
-        return self.get_member(conversation_id, user_id) is not None
-
     def members(self, conversation_id: str) -> list[Member]:
         paginator = self._client.get_paginator("query")
         pages = paginator.paginate(

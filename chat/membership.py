@@ -11,25 +11,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from chat.model import Conversation, ConversationKind, Member, Role
-from common.errors import BadRequest, Forbidden
+from common.errors import BadRequest, Forbidden, NotAMember
 
 MAX_TITLE_LENGTH = 100
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 
 def require_member(member: Member | None) -> Member:
-    # Unknown and foreign conversations answer alike, so ids cannot be probed.
     if member is None:
-        raise Forbidden("You are not a member of that conversation.")
+        raise NotAMember()
     return member
+
+
+def require_listed(user_id: str, member_ids: Collection[str]) -> None:
+    if user_id not in member_ids:
+        raise NotAMember()
 
 
 def require_group(conversation: Conversation | None) -> Conversation:
     if conversation is None:
-        raise Forbidden("You are not a member of that conversation.")
+        raise NotAMember()
     if conversation.kind is not ConversationKind.GROUP:
         raise BadRequest("A direct conversation has no members to manage.", field="conversationId")
     return conversation

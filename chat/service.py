@@ -23,6 +23,7 @@ from chat.logic import (
     is_direct_id,
 )
 from chat.member_cache import MemberLookup
+from chat.membership import require_member
 from chat.model import (
     Ack,
     Clip,
@@ -230,9 +231,7 @@ class ChatService:
             raise Forbidden("This user does not accept messages from you.")
 
     def _require_member(self, conversation_id: str, user_id: str) -> None:
-        # Unknown and foreign conversations answer alike, so ids cannot be probed.
-        if not self._conversations.is_member(conversation_id, user_id):
-            raise Forbidden("You are not a member of that conversation.")
+        require_member(self._conversations.get_member(conversation_id, user_id))
 
     def _publish_message(
         self, message: Message, clip: Clip, sender_connection_id: str, api_endpoint: str

@@ -12,7 +12,7 @@ from typing import Any
 from chat.conversation_store import ConversationStore
 from chat.ephemeral import IndicatorStore
 from chat.member_cache import MemberLookup
-from chat.membership import require_member
+from chat.membership import require_listed, require_member
 from chat.model import FanoutEnvelope, IndicatorKind, Origin
 from chat.outbound import Outbound, compact
 from chat.safety_store import BlockStore
@@ -28,7 +28,6 @@ from chat.wire_signals import (
     receipts_frame,
 )
 from common.clock import Clock
-from common.errors import Forbidden
 from common.events import Caller
 from connections.logic import presence_entry
 from connections.store import PresenceStore, PresenceUnavailable
@@ -91,8 +90,7 @@ class SignalService:
 
     def indicate(self, origin: Origin, request: IndicatorRequest) -> None:
         me = origin.caller.user_id
-        if me not in self._members.member_ids(request.conversation_id):
-            raise Forbidden("You are not a member of that conversation.")
+        require_listed(me, self._members.member_ids(request.conversation_id))
         self._indicators.mark(request.conversation_id, request.kind, me, request.active)
         event = indicator_event(request, me, self._indicators.ttl_seconds)
         envelope = FanoutEnvelope(
@@ -104,8 +102,7 @@ class SignalService:
         """Who in the conversation is online, when the others were last seen, and who is
         typing or recording. Users who blocked the caller show as unknown."""
         members = self._members.member_ids(conversation_id)
-        if caller.user_id not in members:
-            raise Forbidden("You are not a member of that conversation.")
+        require_listed(caller.user_id, members)
         others = [u for u in members if u != caller.user_id]
         hidden = self._blocks.blockers_of(caller.user_id)
         visible = [u for u in others if u not in hidden]

@@ -14,7 +14,7 @@ from chat.conversation_store import ConversationStore
 from chat.dynamo import Item, batch_get, failed_at, is_cancelled_transaction, is_condition_failure
 from chat.model import Ack, Head, Message, ReceiptKind, UserProfile
 from common.clock import iso_utc, parse_iso_utc
-from common.errors import Conflict, Forbidden
+from common.errors import Conflict, NotAMember
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -82,7 +82,7 @@ class MessageStore:
                     if earlier is not None:
                         return earlier, False
                 if failed_at(error, self._MEMBER_ITEM):
-                    raise Forbidden("You are not a member of that conversation.") from error
+                    raise NotAMember() from error
                 self._sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
                 continue
             return Ack(message.message_id, message.conversation_id, message.seq), True

@@ -51,6 +51,14 @@ class Forbidden(SottoError):
     http_status = 403
 
 
+class NotAMember(Forbidden):
+    """Worded alike for a conversation that exists and one that does not, so ids cannot be
+    probed."""
+
+    def __init__(self) -> None:
+        super().__init__("You are not a member of that conversation.")
+
+
 class NotVerified(Forbidden):
     code = "not_verified"
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sotto_cli.audio import tone_wav
@@ -48,13 +50,12 @@ class Lines:
         raise AssertionError(f"{text!r} never appeared in:\n{''.join(self.seen)}")
 
 
-def test_bob_hears_what_alice_says_and_can_save_it(stack: Stack, tmp_path: Path) -> None:
-    clip = tmp_path / "hello.wav"
-    clip.write_bytes(tone_wav(1.25))
-    saved = tmp_path / "saved"
+@contextmanager
+def listening(stack: Stack, user: str, *options: str) -> Iterator[Lines]:
+    """``sotto listen`` running in the background, its output readable line by line."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     listener = subprocess.Popen(
-        sotto(stack, "listen", *credentials(stack, "bob"), "--save", str(saved)),
+        sotto(stack, "listen", *credentials(stack, user), *options),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -62,14 +63,27 @@ def test_bob_hears_what_alice_says_and_can_save_it(stack: Stack, tmp_path: Path)
     )
     try:
         lines = Lines(listener)
-        lines.wait_for("listening as bob")
-        said = subprocess.run(
-            sotto(stack, "say", *credentials(stack, "alice"), "--to", "bob", str(clip)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        lines.wait_for(f"listening as {user}")
+        yield lines
+    finally:
+        listener.terminate()
+        listener.wait(timeout=10)
+        assert listener.stdout is not None
+        listener.stdout.close()
+
+
+def run_sotto(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        sotto(stack, *args), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_bob_hears_what_alice_says_and_can_save_it(stack: Stack, tmp_path: Path) -> None:
+    clip = tmp_path / "hello.wav"
+    clip.write_bytes(tone_wav(1.25))
+    saved = tmp_path / "saved"
+    with listening(stack, "bob", "--save", str(saved)) as lines:
+        said = run_sotto(stack, "say", *credentials(stack, "alice"), "--to", "bob", str(clip))
         assert said.returncode == 0, said.stderr
         assert said.stdout.startswith("sent: message m_")
         heard = lines.wait_for("voice message")
@@ -80,51 +94,21 @@ def test_bob_hears_what_alice_says_and_can_save_it(stack: Stack, tmp_path: Path)
         saved_file = Path(saved_line.split("saved:", 1)[1].strip())
         assert saved_file.suffix == ".ogg"
         assert saved_file.read_bytes().startswith(b"OggS")  # Opus in Ogg, as every clip is served
-    finally:
-        listener.terminate()
-        listener.wait(timeout=10)
-        assert listener.stdout is not None
-        listener.stdout.close()
 
 
 def test_a_group_started_from_the_command_line_hears_its_messages(stack: Stack) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    listener = subprocess.Popen(
-        sotto(stack, "listen", *credentials(stack, "carol")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        lines = Lines(listener)
-        lines.wait_for("listening as carol")
-        started = subprocess.run(
-            sotto(stack, "group", *credentials(stack, "alice"), "--title", "Trio", "bob", "carol"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    with listening(stack, "carol") as lines:
+        alice = credentials(stack, "alice")
+        started = run_sotto(stack, "group", *alice, "--title", "Trio", "bob", "carol")
         assert started.returncode == 0, started.stderr
         group = started.stdout.split()[1]
         assert group.startswith("g_") and "(3 members)" in started.stdout
         told = lines.wait_for(f"group {group}:")
         assert "alice created 'Trio' with alice, bob, carol" in told
-        said = subprocess.run(
-            sotto(stack, "say", *credentials(stack, "bob"), "--conversation", group, "--tone", "1"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        bob = credentials(stack, "bob")
+        said = run_sotto(stack, "say", *bob, "--conversation", group, "--tone", "1")
         assert said.returncode == 0, said.stderr
         assert "bob: voice message #1" in lines.wait_for("voice message")
-    finally:
-        listener.terminate()
-        listener.wait(timeout=10)
-        assert listener.stdout is not None
-        listener.stdout.close()
 
 
 def test_errors_are_printed_as_code_and_message_not_tracebacks(
@@ -145,9 +129,7 @@ def test_errors_are_printed_as_code_and_message_not_tracebacks(
         ),
     }
     for name, (args, expected) in cases.items():
-        result = subprocess.run(
-            sotto(stack, *args), capture_output=True, text=True, timeout=60, check=False
-        )
+        result = run_sotto(stack, *args)
         assert result.returncode == 1, name
         assert result.stderr.startswith(expected), (name, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout, name
