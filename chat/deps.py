@@ -33,6 +33,7 @@ from common.runtime import once, process_clients
 from common.settings import Settings
 from connections.index import LiveConnections
 from connections.store import ConnectionStore, PresenceStore
+from notifications.jobs import PushJobs
 
 
 @dataclass
@@ -209,7 +210,13 @@ class ChatDeps:
             connections=self.connections,
             delivery=delivery,
             clock=self.clock,
+            missed=self.push_jobs,
         )
+
+    @functools.cached_property
+    def push_jobs(self) -> PushJobs:
+        """Members who missed a message, handed to notifications through the push queue."""
+        return PushJobs(self.clients.sqs, self.settings.push_queue)
 
     def management_delivery(self, api_endpoint: str) -> ManagementApiDelivery:
         endpoint = self.settings.management_endpoint or api_endpoint

@@ -12,15 +12,29 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chat.conversation_store import ConversationStore
-from chat.logic import plan_fanout
+from chat.logic import plan_fanout, unreached
 from chat.member_cache import MemberLookup
-from chat.model import FanoutEnvelope
+from chat.model import FanoutEnvelope, MissedMessage
 from chat.safety_store import BlockStore
 from common.clock import Clock
 from common.logs import get_logger
 from connections.index import LiveConnections
 
 log = get_logger("fanout")
+
+
+class MissedHandoff(Protocol):
+    def missed(
+        self, conversation_id: str, message: MissedMessage, sender_id: str, user_ids: Sequence[str]
+    ) -> None:
+        """Hand members who heard a message on no connection to notifications (enqueue only:
+        never wait for a push service here). Raises HandoffFailed."""
+        ...
+
+
+class HandoffFailed(Exception):
+    """The members who missed a message could not be handed over: they get no push (the
+    message itself is stored and reaches them through ``sync``)."""
 
 
 class DeliveryPort(Protocol):
@@ -33,6 +47,7 @@ class DeliveryPort(Protocol):
 class FanoutReport:
     delivered: int
     gone: tuple[str, ...]
+    missed_by: tuple[str, ...] = ()  # users handed to notifications
 
 
 class FanoutService:
@@ -45,6 +60,7 @@ class FanoutService:
         connections: LiveConnections,
         delivery: DeliveryPort,
         clock: Clock,
+        missed: MissedHandoff | None = None,
     ) -> None:
         self._conversations = conversations
         self._members = members
@@ -52,6 +68,7 @@ class FanoutService:
         self._connections = connections
         self._delivery = delivery
         self._clock = clock
+        self._missed = missed
 
     async def fan_out(self, envelope: FanoutEnvelope) -> FanoutReport:
         users = await asyncio.to_thread(self._audience, envelope)
@@ -62,9 +79,29 @@ class FanoutService:
             forgotten = {cid: live[cid] for cid in gone}
             await asyncio.to_thread(self._connections.forget, forgotten, self._clock.now())
             log.info("forgot %d gone connection(s)", len(gone))
-        report = FanoutReport(delivered=len(targets) - len(gone), gone=tuple(sorted(gone)))
+        offline: list[str] = []
+        if envelope.missed is not None:
+            offline = await asyncio.to_thread(self._hand_off_missed, envelope, users, live, gone)
+        report = FanoutReport(
+            delivered=len(targets) - len(gone), gone=tuple(sorted(gone)), missed_by=tuple(offline)
+        )
         log.info("delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id)
         return report
+
+    def _hand_off_missed(
+        self, envelope: FanoutEnvelope, users: list[str], live: dict[str, str], gone: set[str]
+    ) -> list[str]:
+        """Members who heard a message on no connection go to notifications."""
+        missed, sender = envelope.missed, envelope.sender_id
+        if missed is None or sender is None:
+            return []
+        offline = unreached(users, live, gone, sender)
+        if offline and self._missed is not None:
+            try:
+                self._missed.missed(envelope.conversation_id, missed, sender, offline)
+            except HandoffFailed as error:
+                log.warning("%d member(s) will get no push: %s", len(offline), error)
+        return offline
 
     def _audience(self, envelope: FanoutEnvelope) -> list[str]:
         if envelope.user_ids:

@@ -85,6 +85,12 @@ class InboxService:
         count = fit_in_frame([len(json.dumps(e)) for e in entries])
         return summary_frame(entries[:count], count < len(entries))
 
+    def unread_total(self, user_id: str) -> int:
+        """Messages the user has not read, over all their conversations: the app's badge."""
+        mine = self._conversations.memberships_of(user_id)
+        heads = self._messages.heads([cid for cid, _ in mine])
+        return sum(member.unread(heads.get(cid)) for cid, member in mine)
+
     def _last_messages(self, viewer: str, heads: Sequence[Head]) -> dict[str, Mapping[str, Any]]:
         found = self._messages.get_many([(h.conversation_id, h.last_seq) for h in heads])
         if not found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from chat.model import Clip, ClipStatus, FanoutEnvelope
 from chat.wire import UploadRequest
@@ -100,6 +100,15 @@ def plan_fanout(envelope: FanoutEnvelope, connection_ids: Iterable[str]) -> list
     """The connections to deliver to: every live connection of the members but the sender's."""
     targets = (c for c in connection_ids if c != envelope.sender_connection_id)
     return list(dict.fromkeys(targets))
+
+
+def unreached(
+    users: Iterable[str], live: Mapping[str, str], gone: Collection[str], sender_id: str | None
+) -> list[str]:
+    """The users (but the sender) that no connection delivered to: none was live, or every
+    one answered Gone. ``live`` maps connection id -> user."""
+    heard = {user for connection, user in live.items() if connection not in gone}
+    return [u for u in dict.fromkeys(users) if u != sender_id and u not in heard]
 
 
 def fit_in_frame(encoded_sizes: Sequence[int], budget: int = FRAME_BUDGET_BYTES) -> int:

@@ -56,6 +56,10 @@ class Member:
     joined_at: datetime
     last_read_seq: int = 0
 
+    def unread(self, head: Head | None) -> int:
+        """How many of the conversation's messages this member has not read."""
+        return max((head.last_seq if head else 0) - self.last_read_seq, 0)
+
 
 @dataclass(frozen=True)
 class Head:
@@ -195,6 +199,7 @@ class FanoutEnvelope:
     user_ids: tuple[str, ...] = ()
     sender_id: str | None = None
     contacts_of: str | None = None
+    missed: MissedMessage | None = None  # set for messages: who misses it gets a push
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"c": self.conversation_id, "s": self.sender_connection_id}
@@ -204,12 +209,15 @@ class FanoutEnvelope:
             data["f"] = self.sender_id
         if self.contacts_of is not None:
             data["k"] = self.contacts_of
+        if self.missed is not None:
+            data["n"] = [self.missed.seq, self.missed.duration_ms]
         data["p"] = self.payload
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> FanoutEnvelope:
         data: dict[str, Any] = json.loads(raw)
+        missed = data.get("n")
         return cls(
             data["c"],
             data["s"],
@@ -217,4 +225,13 @@ class FanoutEnvelope:
             user_ids=tuple(data.get("u", ())),
             sender_id=data.get("f"),
             contacts_of=data.get("k"),
+            missed=MissedMessage(int(missed[0]), int(missed[1])) if missed else None,
         )
+
+
+@dataclass(frozen=True)
+class MissedMessage:
+    """What a push about a message needs that the fan-out does not otherwise know."""
+
+    seq: int
+    duration_ms: int

@@ -30,6 +30,7 @@ from chat.model import (
     ClipStatus,
     FanoutEnvelope,
     Message,
+    MissedMessage,
     Origin,
     PendingDelivery,
     UploadGrant,
@@ -241,5 +242,6 @@ class ChatService:
             sender_connection_id,
             compact(self._renderer.live(message, clip)),
             sender_id=message.sender_id,
+            missed=MissedMessage(message.seq, clip.duration_ms or 0),
         )
         self._outbound.send(envelope, api_endpoint)

@@ -171,7 +171,7 @@ def conversation_view(
         "memberCount": conversation.member_count,
         "lastSeq": last_seq,
         "lastReadSeq": me.last_read_seq,
-        "unread": max(last_seq - me.last_read_seq, 0),
+        "unread": me.unread(head),
         "lastMessageAt": iso_utc(head.last_message_at) if head and head.last_message_at else None,
         "lastMessage": last_message,
     }
@@ -194,7 +194,7 @@ def summary_entry(
         "conversationId": conversation_id,
         "member": True,
         "lastSeq": last_seq,
-        "unread": max(last_seq - me.last_read_seq, 0),
+        "unread": me.unread(head),
         "version": conversation.members_version if conversation else 0,
     }
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
 T = TypeVar("T")
@@ -48,6 +50,14 @@ class Clients:
     @property
     def sqs(self) -> SQSClient:
         return cast("SQSClient", self._aws("sqs"))
+
+    @property
+    def sns(self) -> SNSClient:
+        return cast("SNSClient", self._aws("sns"))
+
+    @property
+    def dynamodb_streams(self) -> DynamoDBStreamsClient:
+        return cast("DynamoDBStreamsClient", self._aws("dynamodbstreams"))
 
     @property
     def cognito(self) -> CognitoIdentityProviderClient:

@@ -112,6 +112,13 @@ class Conflict(SottoError):
     http_status = 409
 
 
+class PushUnavailable(SottoError):
+    """This deployment has no push service for the device's platform."""
+
+    code = "push_unavailable"
+    http_status = 503
+
+
 INTERNAL_MESSAGE = "Something went wrong on our side; it has been logged."
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from common.errors import BadRequest, SottoError, Unauthorized, error_body, error_frame, http_status
@@ -149,6 +151,55 @@ def sqs_batch(
                 event=dict(event),
                 record_handler=one,
                 processor=BatchProcessor(event_type=EventType.SQS),
+                context=context,
+            )
+            return dict(response)
+
+        return handler
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """One DynamoDB stream record, as a handler needs it: what happened to which item."""
+
+    event_name: str  # INSERT | MODIFY | REMOVE
+    keys: Mapping[str, Any]
+    new_image: Mapping[str, Any] | None  # plain Python values (strings, Decimals...)
+    old_image: Mapping[str, Any] | None
+
+
+def stream_batch(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[StreamChange, D], None]], Handler[D]]:
+    """A function on a DynamoDB stream: each record handled on its own; the ones that raised
+    are reported as ``batchItemFailures`` (by sequence number), so the stream resumes there."""
+
+    def decorate(route: Callable[[StreamChange, D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            resolved = deps if deps is not None else load_deps()
+
+            def one(record: DynamoDBRecord) -> None:
+                change = record.dynamodb
+                with correlation(eventId=record.event_id or ""):
+                    route(
+                        StreamChange(
+                            event_name=record.event_name.name if record.event_name else "",
+                            keys=change.keys if change else {},
+                            new_image=change.new_image if change else None,
+                            old_image=change.old_image if change else None,
+                        ),
+                        resolved,
+                    )
+
+            response = process_partial_response(
+                event=dict(event),
+                record_handler=one,
+                processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
                 context=context,
             )
             return dict(response)

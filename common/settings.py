@@ -15,10 +15,18 @@ MIB = 1024 * 1024
 MAX_PORT = 65535
 
 # Services whose endpoint can be overridden with AWS_ENDPOINT_URL_<SERVICE>, as boto3 does.
-ENDPOINT_SERVICES = ("dynamodb", "s3", "sqs", "cognito-idp", "apigatewaymanagementapi")
+ENDPOINT_SERVICES = (
+    "dynamodb",
+    "dynamodbstreams",
+    "s3",
+    "sqs",
+    "sns",
+    "cognito-idp",
+    "apigatewaymanagementapi",
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-Kind = Literal["text", "int", "port", "optional", "log_level"]
+Kind = Literal["text", "int", "seconds", "port", "optional", "log_level"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,11 @@ _VARIABLES: Mapping[str, _Variable] = {
     "clips_table": _Variable("SOTTO_CLIPS_TABLE", "text", "sotto-{stage}-clips"),
     "blocks_table": _Variable("SOTTO_BLOCKS_TABLE", "text", "sotto-{stage}-blocks"),
     "reports_table": _Variable("SOTTO_REPORTS_TABLE", "text", "sotto-{stage}-reports"),
+    "devices_table": _Variable("SOTTO_DEVICES_TABLE", "text", "sotto-{stage}-devices"),
     "clips_bucket": _Variable("SOTTO_CLIPS_BUCKET", "text", "sotto-{stage}-clips"),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
+    "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
+    "push_coalesce_seconds": _Variable("SOTTO_PUSH_COALESCE_SECONDS", "seconds", 5),
     "redis_namespace": _Variable("SOTTO_REDIS_NAMESPACE", "text", "sotto"),
     "max_connection_seconds": _Variable("SOTTO_MAX_CONNECTION_SECONDS", "int", 2 * 3600),
     "max_clip_bytes": _Variable("SOTTO_MAX_CLIP_BYTES", "int", 16 * MIB),
@@ -66,6 +77,9 @@ _VARIABLES: Mapping[str, _Variable] = {
     "ffmpeg": _Variable("SOTTO_FFMPEG", "optional"),
     "clip_cdn_url": _Variable("SOTTO_CLIP_CDN_URL", "optional"),
     "allowed_origins": _Variable("SOTTO_ALLOWED_ORIGINS", "optional"),
+    "apns_application_arn": _Variable("SOTTO_APNS_APPLICATION_ARN", "optional"),
+    "apns_sandbox_application_arn": _Variable("SOTTO_APNS_SANDBOX_APPLICATION_ARN", "optional"),
+    "gcm_application_arn": _Variable("SOTTO_GCM_APPLICATION_ARN", "optional"),
     "endpoint_url": _Variable("AWS_ENDPOINT_URL", "optional"),
     # The local gateway only (AWS has its own): where it listens and when it drops idle sockets.
     "gateway_host": _Variable("SOTTO_GATEWAY_HOST", "text", "127.0.0.1"),
@@ -96,8 +110,11 @@ class Settings:
     clips_table: str
     blocks_table: str
     reports_table: str
+    devices_table: str
     clips_bucket: str
     uploads_queue: str
+    push_queue: str
+    push_coalesce_seconds: int
     redis_namespace: str
     max_connection_seconds: int
     max_clip_bytes: int
@@ -122,6 +139,9 @@ class Settings:
     ffmpeg: str | None = None
     clip_cdn_url: str | None = None
     allowed_origins: str | None = None
+    apns_application_arn: str | None = None
+    apns_sandbox_application_arn: str | None = None
+    gcm_application_arn: str | None = None
     endpoint_url: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_ws_port: int = 8765
@@ -189,6 +209,8 @@ def _read(env: Mapping[str, str], var: _Variable, *, stage: str) -> str | int | 
         return raw or None
     if var.kind == "int":
         return _positive_int(var.key, raw) if raw else var.default
+    if var.kind == "seconds":
+        return _seconds(var.key, raw) if raw else var.default
     if var.kind == "port":
         return _port(var.key, raw) if raw else var.default
     if var.kind == "log_level":
@@ -207,6 +229,13 @@ def _positive_int(key: str, raw: str) -> int:
     if value <= 0:
         raise SettingsError(key, f"must be positive, got {value}")
     return value
+
+
+def _seconds(key: str, raw: str) -> int:
+    """A duration where 0 means "not at all"."""
+    if not raw.isdigit():
+        raise SettingsError(key, f"must be a whole number of seconds (0 or more), got {raw!r}")
+    return int(raw)
 
 
 def _port(key: str, raw: str) -> int:

@@ -34,11 +34,19 @@ from local_gateway.provision import (
     QUEUE_VISIBILITY_SECONDS,
     DemoUser,
     ensure_demo_users,
+    ensure_platform_applications,
     provision,
 )
 from local_gateway.queues import SqsEventSource
-from local_gateway.routes import AUTHORIZER, QUEUE_FUNCTIONS, load_function, load_routes
+from local_gateway.routes import (
+    AUTHORIZER,
+    QUEUE_FUNCTIONS,
+    STREAM_FUNCTIONS,
+    load_function,
+    load_routes,
+)
 from local_gateway.server import GatewayConfig, LocalGateway
+from local_gateway.streams import DynamoDbStreamEventSource
 
 log = logging.getLogger("sotto.launcher")
 
@@ -79,8 +87,8 @@ class LocalStack:
         self._gateway: LocalGateway | None = None
         self._subscriber_task: asyncio.Task[None] | None = None
         self._queue_tasks: list[asyncio.Task[None]] = []
-        # Queue-triggered functions run as Lambda would, each batch within its timeout.
-        self._queue_invoker = LambdaInvoker(QUEUE_VISIBILITY_SECONDS - 10, concurrency=2)
+        # Queue- and stream-triggered functions run as Lambda would, each batch within its timeout.
+        self._queue_invoker = LambdaInvoker(QUEUE_VISIBILITY_SECONDS - 10, concurrency=4)
 
     @property
     def gateway(self) -> LocalGateway:
@@ -98,6 +106,7 @@ class LocalStack:
         self._export(AWS_ENDPOINT_URL=aws_endpoint, REDIS_URL=redis_url, AWS_REGION=settings.region)
         clients = Clients(Settings.from_env(self._env))
         pool = await asyncio.to_thread(provision, clients)
+        self._export(**await asyncio.to_thread(ensure_platform_applications, clients))
         users = await asyncio.to_thread(ensure_demo_users, clients, pool)
 
         self._gateway = self._new_gateway()
@@ -109,6 +118,7 @@ class LocalStack:
         )
         await self._start_subscriber(redis_url)
         await self._start_queue_consumers(clients)
+        await self._start_stream_consumers(clients)
         return StackInfo(
             ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
@@ -187,6 +197,20 @@ class LocalStack:
                 region=self._settings.region,
             )
             self._queue_tasks.append(asyncio.create_task(source.run(), name=f"queue:{name}"))
+
+    async def _start_stream_consumers(self, clients: Clients) -> None:
+        """What serverless.yml wires as DynamoDB stream event sources."""
+        for setting, function in STREAM_FUNCTIONS.items():
+            table = getattr(self._settings, setting)
+            described = await asyncio.to_thread(clients.dynamodb.describe_table, TableName=table)
+            source = DynamoDbStreamEventSource(
+                clients.dynamodb_streams,
+                described["Table"]["LatestStreamArn"],
+                load_function(function),
+                self._queue_invoker,
+                region=self._settings.region,
+            )
+            self._queue_tasks.append(asyncio.create_task(source.run(), name=f"stream:{table}"))
 
     def _start_moto(self) -> str:
         host, port = self._settings.gateway_host, self._settings.local_aws_port

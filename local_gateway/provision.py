@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,8 @@ log = get_logger("provision")
 UPLOAD_PREFIX = "clips/raw/"
 # A clip's processing must end well within this, or the message is handed out again.
 QUEUE_VISIBILITY_SECONDS = 180
+# A push job is a few SNS calls; a flush that fails comes back this much later.
+PUSH_VISIBILITY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
     s = clients.settings
     return [
         _table(s.connections_table, {"connectionId": "S"}, {"byUser": ("userId", "connectionId")}),
-        _table(s.users_table, {"userId": "S"}, {"byUsername": ("username", None)}),
+        # Its stream welcomes new users (notifications.handlers.welcome).
+        _table(
+            s.users_table,
+            {"userId": "S"},
+            {"byUsername": ("username", None)},
+            stream=True,
+        ),
         _table(
             s.conversations_table,
             {"conversationId": "S", "sk": "S"},
@@ -67,6 +75,9 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
             {"byBlocked": ("blockedId", "blockerId")},
         ),
         _table(s.reports_table, {"reportId": "S"}, {"byStatus": ("status", "createdAt")}),
+        _table(
+            s.devices_table, {"userId": "S", "sk": "S"}, {"byEndpoint": ("endpointArn", None)}
+        ),
     ]
 
 
@@ -74,8 +85,11 @@ def _table(
     name: str,
     keys: dict[str, str],
     indexes: dict[str, tuple[str, str | None]] | None = None,
+    *,
+    stream: bool = False,
 ) -> CreateTableInputTypeDef:
-    """``keys``: attribute -> type, hash key first; ``indexes``: name -> (hash, range)."""
+    """``keys``: attribute -> type, hash key first; ``indexes``: name -> (hash, range);
+    ``stream``: the table has a stream of new and old images."""
     types = dict(keys)
     for hash_key, range_key in (indexes or {}).values():
         types.setdefault(hash_key, "S")
@@ -91,6 +105,8 @@ def _table(
         "BillingMode": "PAY_PER_REQUEST",
         "SSESpecification": {"Enabled": True},
     }
+    if stream:
+        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     if indexes:
         spec["GlobalSecondaryIndexes"] = [
             {
@@ -168,22 +184,11 @@ def create_buckets(clients: Clients) -> None:
 
 
 def create_queues(clients: Clients) -> None:
-    """The raw-upload queue with its dead-letter queue, fed by the bucket's notifications."""
-    name = clients.settings.uploads_queue
-    dlq_url = clients.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = clients.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    queue_url = clients.sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": str(QUEUE_VISIBILITY_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
-    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    """The raw-upload queue, fed by the bucket's notifications, and the push queue; each with
+    its dead-letter queue."""
+    settings = clients.settings
+    queue_arn = _queue_with_dlq(clients, settings.uploads_queue, QUEUE_VISIBILITY_SECONDS)
+    _queue_with_dlq(clients, settings.push_queue, PUSH_VISIBILITY_SECONDS)
     clients.s3.put_bucket_notification_configuration(
         Bucket=clients.settings.clips_bucket,
         NotificationConfiguration={
@@ -198,6 +203,55 @@ def create_queues(clients: Clients) -> None:
             ]
         },
     )
+
+
+def _queue_with_dlq(clients: Clients, name: str, visibility_seconds: int) -> str:
+    """Creates (or finds) the queue and ``<name>-dlq``; returns the queue's ARN."""
+    dlq_url = clients.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    queue_url = clients.sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": _queue_arn(clients, dlq_url), "maxReceiveCount": "3"}
+            ),
+        },
+    )["QueueUrl"]
+    return _queue_arn(clients, queue_url)
+
+
+def _queue_arn(clients: Clients, url: str) -> str:
+    attributes = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
+
+
+# Local stand-ins for the platform applications an operator creates in AWS with real APNs and
+# FCM credentials (see the README); the setting that names each application's ARN.
+PLATFORM_APPLICATIONS: Mapping[str, tuple[str, str]] = {
+    "SOTTO_APNS_APPLICATION_ARN": ("APNS", "apns"),
+    "SOTTO_APNS_SANDBOX_APPLICATION_ARN": ("APNS_SANDBOX", "apns-sandbox"),
+    "SOTTO_GCM_APPLICATION_ARN": ("GCM", "fcm"),
+}
+
+
+def ensure_platform_applications(clients: Clients) -> dict[str, str]:
+    """SNS platform applications (moto takes any credentials): setting -> application ARN."""
+    sns = clients.sns
+    stage = clients.settings.stage
+    existing = {
+        app["PlatformApplicationArn"].rsplit("/", 1)[-1]: app["PlatformApplicationArn"]
+        for page in sns.get_paginator("list_platform_applications").paginate()
+        for app in page.get("PlatformApplications", [])
+    }
+    arns = {}
+    for setting, (platform, suffix) in PLATFORM_APPLICATIONS.items():
+        name = f"sotto-{stage}-{suffix}"
+        arns[setting] = existing.get(name) or sns.create_platform_application(
+            Name=name,
+            Platform=platform,
+            Attributes={"PlatformCredential": "local", "PlatformPrincipal": "local"},
+        )["PlatformApplicationArn"]
+    return arns
 
 
 def ensure_user_pool(clients: Clients) -> UserPool:

@@ -40,11 +40,23 @@ WEBSOCKET_ROUTES: Mapping[str, str] = {
     "block": "chat.handlers.block",
     "unblock": "chat.handlers.unblock",
     "report": "chat.handlers.report",
+    "registerDevice": "notifications.handlers.register_device",
+    "unregisterDevice": "notifications.handlers.unregister_device",
+    "mute": "notifications.handlers.mute",
+    "unmute": "notifications.handlers.unmute",
+    "doNotDisturb": "notifications.handlers.do_not_disturb",
+    "notificationSettings": "notifications.handlers.notification_settings",
 }
 
 # Functions triggered by a queue (the setting that names the queue -> the handler).
 QUEUE_FUNCTIONS: Mapping[str, str] = {
     "uploads_queue": "chat.handlers.process_uploads",
+    "push_queue": "notifications.handlers.push",
+}
+
+# Functions triggered by a table's stream (the setting that names the table -> the handler).
+STREAM_FUNCTIONS: Mapping[str, str] = {
+    "users_table": "notifications.handlers.welcome",
 }
 
 LambdaFunction = Callable[..., dict[str, Any]]

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from common.clients import Clients
 from common.settings import Settings
-from local_gateway.provision import create_buckets, create_tables
+from local_gateway.provision import create_buckets, create_queues, create_tables
 from tests.conftest import REAL_REDIS_URL
 
 
@@ -30,6 +30,7 @@ def aws(aws_credentials: None, settings: Settings, fake_redis: redis.Redis) -> I
         clients = Clients(settings, redis_client=fake_redis)
         create_tables(clients)
         create_buckets(clients)
+        create_queues(clients)
         yield clients
 
 
