@@ -75,9 +75,7 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
             {"byBlocked": ("blockedId", "blockerId")},
         ),
         _table(s.reports_table, {"reportId": "S"}, {"byStatus": ("status", "createdAt")}),
-        _table(
-            s.devices_table, {"userId": "S", "sk": "S"}, {"byEndpoint": ("endpointArn", None)}
-        ),
+        _table(s.devices_table, {"userId": "S", "sk": "S"}, {"byEndpoint": ("endpointArn", None)}),
     ]
 
 
@@ -106,7 +104,10 @@ def _table(
         "SSESpecification": {"Enabled": True},
     }
     if stream:
-        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        spec["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
     if indexes:
         spec["GlobalSecondaryIndexes"] = [
             {
@@ -246,11 +247,14 @@ def ensure_platform_applications(clients: Clients) -> dict[str, str]:
     arns = {}
     for setting, (platform, suffix) in PLATFORM_APPLICATIONS.items():
         name = f"sotto-{stage}-{suffix}"
-        arns[setting] = existing.get(name) or sns.create_platform_application(
-            Name=name,
-            Platform=platform,
-            Attributes={"PlatformCredential": "local", "PlatformPrincipal": "local"},
-        )["PlatformApplicationArn"]
+        arns[setting] = (
+            existing.get(name)
+            or sns.create_platform_application(
+                Name=name,
+                Platform=platform,
+                Attributes={"PlatformCredential": "local", "PlatformPrincipal": "local"},
+            )["PlatformApplicationArn"]
+        )
     return arns
 
 

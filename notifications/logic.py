@@ -12,7 +12,7 @@ from typing import Any
 from notifications.model import Preferences, Push, PushKind, WaitingMessage
 
 APP_NAME = "Sotto"
-MAX_NAMES = 2  # "from Alice and Bob", then "from Alice, Bob and 3 others"
+MAX_NAMES = 3  # named senders in a push; more are counted
 # SNS answers a create for a token it already has, under other attributes, with this.
 _EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:aws[\w-]*:sns:\S+) already exists")
 
@@ -83,10 +83,12 @@ def clock_duration(milliseconds: int) -> str:
 
 
 def _names(names: Sequence[str]) -> str:
-    if len(names) <= MAX_NAMES:
-        return " and ".join(names)
-    others = len(names) - MAX_NAMES
-    return f"{', '.join(names[:MAX_NAMES])} and {others} other{'s' if others > 1 else ''}"
+    """ "Alice", "Alice and Bob", "Alice, Bob and Carol", "Alice, Bob and 3 others"."""
+    if len(names) > MAX_NAMES:
+        return f"{', '.join(names[:2])} and {len(names) - 2} others"
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def sns_message(push: Push) -> str:

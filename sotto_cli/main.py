@@ -5,12 +5,14 @@ sotto listen --user bob --password ... [--save DIR]
 sotto say --user alice --password ... --to bob clip.wav   (or --tone 2)
 sotto group --user alice --password ... --title Band bob carol
 sotto say --user alice --password ... --conversation <group id> --tone 2
+sotto device --user bob --password ... [--platform ios] [--remove]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import sys
 import uuid
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(listen(config, args.user, args.password, args.save))
         elif args.command == "group":
             asyncio.run(group(config, args))
+        elif args.command == "device":
+            asyncio.run(device(config, args))
         else:
             asyncio.run(say(config, args))
     except CliError as error:
@@ -151,6 +155,37 @@ async def say(config: ClientConfig, args: argparse.Namespace) -> None:
     print(f"sent: message {ack['messageId']} is #{ack['seq']} in {ack['conversationId']}")
 
 
+async def device(config: ClientConfig, args: argparse.Namespace) -> None:
+    """Register (or remove) a stand-in phone: while the user has no connection, messages to
+    them become pushes to it (shown in the ``make dev`` console)."""
+    device_id = args.device_id or f"cli-{args.user}"
+    client = await SottoClient.connect(config.ws_url, sign_in(config, args.user, args.password))
+    try:
+        if args.remove:
+            await client.request("unregisterDevice", deviceId=device_id)
+            print(f"device {device_id} removed")
+            return
+        answer = await client.request(
+            "registerDevice",
+            deviceId=device_id,
+            platform=args.platform,
+            token=_stand_in_token(args.user, device_id, args.platform),
+            appVersion="sotto-cli",
+        )
+    finally:
+        await client.close()
+    print(
+        f"device {answer['deviceId']} ({answer['platform']}) registered for {args.user}: "
+        f"while {args.user} is not connected, messages become pushes to it"
+    )
+
+
+def _stand_in_token(user: str, device_id: str, platform: str) -> str:
+    """A token shaped like the platform's (APNs: 64 hex digits), the same for the same device."""
+    digest = hashlib.sha256(f"{user}/{device_id}".encode()).hexdigest()
+    return digest if platform.startswith("ios") else f"cli:{digest}{digest}"
+
+
 def _clip_to_send(args: argparse.Namespace) -> tuple[bytes, str, str]:
     if args.tone is not None:
         if not 0 < args.tone <= 60:  # noqa: PLR2004
@@ -175,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         ("listen", "print voice messages as they arrive"),
         ("say", "send one"),
         ("group", "start a group"),
+        ("device", "register a stand-in phone for push notifications"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--user", required=True)
@@ -195,6 +231,12 @@ def _parser() -> argparse.ArgumentParser:
         "--tone", type=float, help="send a generated tone of this many seconds"
     )
     say_command.add_argument("--content-type", help="override the detected audio type")
+    device_command = commands.choices["device"]
+    device_command.add_argument(
+        "--platform", choices=["ios", "ios_sandbox", "android"], default="ios"
+    )
+    device_command.add_argument("--device-id", help="default: cli-<user>")
+    device_command.add_argument("--remove", action="store_true", help="unregister it instead")
     group_command = commands.choices["group"]
     group_command.add_argument("--title", required=True)
     group_command.add_argument("members", nargs="*", help="user names of the other members")
