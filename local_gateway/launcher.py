@@ -285,7 +285,10 @@ async def serve(env: MutableMapping[str, str], info_file: Path | None) -> None:
         info = await stack.start()
         if info_file is not None:
             info_file.parent.mkdir(parents=True, exist_ok=True)
-            info_file.write_text(info.to_json())
+            # Whole or not at all: a client polling for the file never reads half of it.
+            partial = info_file.with_name(info_file.name + ".partial")
+            partial.write_text(info.to_json())
+            partial.replace(info_file)
         print(banner(info, info_file), flush=True)
         await stop.wait()
     finally:

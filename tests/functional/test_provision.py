@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from common.clients import Clients
-from local_gateway.provision import DEMO_USERS, ensure_demo_users, provision, table_specs
+from local_gateway.provision import (
+    DEMO_USERS,
+    PLATFORM_APPLICATIONS,
+    ensure_demo_users,
+    ensure_platform_applications,
+    provision,
+    table_specs,
+)
 
 
 def test_provisioning_twice_changes_nothing_and_breaks_nothing(aws: Clients) -> None:
@@ -33,6 +40,27 @@ def test_provisioning_twice_changes_nothing_and_breaks_nothing(aws: Clients) -> 
     assert len([p for p in pools if p["Name"] == f"sotto-{aws.settings.stage}"]) == 1
     profiles = aws.dynamodb.scan(TableName=aws.settings.users_table)["Items"]
     assert sorted(p["username"]["S"] for p in profiles) == sorted(u.username for u in DEMO_USERS)
+
+
+def test_push_resources_are_made_once(aws: Clients) -> None:
+    provision(aws)
+    first = ensure_platform_applications(aws)
+    assert ensure_platform_applications(aws) == first
+    assert set(first) == set(PLATFORM_APPLICATIONS)
+    platforms = {
+        app["PlatformApplicationArn"].split(":app/")[1].split("/")[0]
+        for app in aws.sns.list_platform_applications()["PlatformApplications"]
+    }
+    assert platforms == {"APNS", "APNS_SANDBOX", "GCM"}
+    queues = aws.sqs.list_queues(QueueNamePrefix=aws.settings.push_queue)["QueueUrls"]
+    assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
+        aws.settings.push_queue,
+        f"{aws.settings.push_queue}-dlq",
+    ]
+    users = aws.dynamodb.describe_table(TableName=aws.settings.users_table)["Table"]
+    assert users["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    devices = aws.dynamodb.describe_table(TableName=aws.settings.devices_table)["Table"]
+    assert [i["IndexName"] for i in devices["GlobalSecondaryIndexes"]] == ["byEndpoint"]
 
 
 def test_demo_users_can_sign_in_with_the_printed_passwords(aws: Clients) -> None:
