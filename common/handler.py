@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -203,6 +204,28 @@ def stream_batch(
                 context=context,
             )
             return dict(response)
+
+        return handler
+
+    return decorate
+
+
+def sns_messages(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[str, D], None]], Handler[D]]:
+    """A function subscribed to an SNS topic: each record's message handled in turn. A failure
+    fails the invocation, and Lambda's asynchronous retries deliver the event again."""
+
+    def decorate(route: Callable[[str, D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            resolved = deps if deps is not None else load_deps()
+            for record in SNSEvent(dict(event)).records:
+                with correlation(messageId=record.sns.message_id):
+                    route(record.sns.message, resolved)
+            return {}
 
         return handler
 

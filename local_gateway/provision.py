@@ -235,6 +235,9 @@ PLATFORM_APPLICATIONS: Mapping[str, tuple[str, str]] = {
 }
 
 
+ENDPOINT_EVENTS = ("EventEndpointUpdated", "EventEndpointDeleted", "EventDeliveryFailure")
+
+
 def ensure_platform_applications(clients: Clients) -> dict[str, str]:
     """SNS platform applications (moto takes any credentials): setting -> application ARN."""
     sns = clients.sns
@@ -244,10 +247,13 @@ def ensure_platform_applications(clients: Clients) -> dict[str, str]:
         for page in sns.get_paginator("list_platform_applications").paginate()
         for app in page.get("PlatformApplications", [])
     }
+    # SNS reports endpoints it disabled, deleted or could not deliver to on this topic, which
+    # notifications.handlers.endpoint_events follows (in AWS, through its Lambda subscription).
+    events = sns.create_topic(Name=f"sotto-{stage}-push-events")["TopicArn"]
     arns = {}
     for setting, (platform, suffix) in PLATFORM_APPLICATIONS.items():
         name = f"sotto-{stage}-{suffix}"
-        arns[setting] = (
+        arn = (
             existing.get(name)
             or sns.create_platform_application(
                 Name=name,
@@ -255,6 +261,10 @@ def ensure_platform_applications(clients: Clients) -> dict[str, str]:
                 Attributes={"PlatformCredential": "local", "PlatformPrincipal": "local"},
             )["PlatformApplicationArn"]
         )
+        sns.set_platform_application_attributes(
+            PlatformApplicationArn=arn, Attributes=dict.fromkeys(ENDPOINT_EVENTS, events)
+        )
+        arns[setting] = arn
     return arns
 
 

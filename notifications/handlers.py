@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from chat.wire_groups import parse_conversation_id
 from common.events import WebSocketEvent
-from common.handler import Answer, Body, StreamChange, action, sqs_batch, stream_batch
+from common.handler import (
+    Answer,
+    Body,
+    StreamChange,
+    action,
+    sns_messages,
+    sqs_batch,
+    stream_batch,
+)
 from common.logs import get_logger
 from notifications.deps import NotificationDeps, load
-from notifications.model import job_from_json
+from notifications.model import endpoint_in_event, job_from_json
 from notifications.wire import (
     device_frame,
     do_not_disturb_frame,
@@ -75,3 +83,14 @@ def welcome(change: StreamChange, deps: NotificationDeps) -> None:
     """The users table's stream: a profile written for the first time is a new user."""
     if change.event_name == "INSERT" and change.new_image:
         deps.push.welcome(str(change.new_image["userId"]))
+
+
+@sns_messages(load)
+def endpoint_events(message: str, deps: NotificationDeps) -> None:
+    """The platform applications' event topic (endpoint updated or deleted, delivery failed):
+    devices whose endpoint SNS disabled are forgotten at once, not at their next push."""
+    endpoint_arn = endpoint_in_event(message)
+    if endpoint_arn is None:
+        log.warning("ignored an SNS event that names no endpoint")
+        return
+    deps.push.endpoint_changed(endpoint_arn)

@@ -118,6 +118,16 @@ def job_from_json(raw: str) -> PushJob:
     raise ValueError(f"unknown push job kind {data['kind']!r}")
 
 
+def endpoint_in_event(message: str) -> str | None:
+    """The endpoint an SNS application event is about (``EndpointArn`` in its JSON message)."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    arn = data.get("EndpointArn") if isinstance(data, dict) else None
+    return arn if isinstance(arn, str) and arn else None
+
+
 class PushKind(StrEnum):
     MESSAGE = "message"
     WELCOME = "welcome"

@@ -70,6 +70,16 @@ class PushService:
         name = self._chat.display_names([user_id]).get(user_id, "there")
         self._deliver(name, devices, welcome_push(name))
 
+    def endpoint_changed(self, endpoint_arn: str) -> None:
+        """SNS reported an event about an endpoint (updated, deleted, a delivery that failed for
+        good): if it is now disabled or gone, its devices are forgotten before the next push."""
+        if not self._endpoints.is_dead(endpoint_arn):
+            return
+        for user_id, device_id in self._devices.holders_of(endpoint_arn):
+            self._devices.delete_device(user_id, device_id)
+            log.info("forgot a device whose endpoint SNS disabled")
+        self._endpoints.delete(endpoint_arn)
+
     def _hold(self, user_id: str, conversation_id: str, message: WaitingMessage) -> None:
         """Wait for more messages in the window, unless there is no window (or no Redis)."""
         if not self._window:

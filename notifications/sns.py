@@ -63,6 +63,14 @@ class PushEndpoints:
         except self._client.exceptions.NotFoundException as error:
             raise EndpointGone("deleted") from error
 
+    def is_dead(self, endpoint_arn: str) -> bool:
+        """Whether SNS says the endpoint is disabled (the platform refused its token) or gone."""
+        try:
+            attributes = self._client.get_endpoint_attributes(EndpointArn=endpoint_arn)
+        except self._client.exceptions.NotFoundException:
+            return True
+        return attributes["Attributes"].get("Enabled", "").lower() != "true"
+
     def delete(self, endpoint_arn: str) -> None:
         """Deleting an endpoint that is already gone is not an error (SNS agrees)."""
         try:

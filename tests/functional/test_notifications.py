@@ -325,6 +325,66 @@ def test_a_disabled_endpoint_is_forgotten_and_never_retried(world: Pushes) -> No
     assert len(world.published(pixel)) == 2
 
 
+def endpoint_event(endpoint_arn: str, event_type: str = "DeliveryFailure") -> dict[str, Any]:
+    """What the platform applications' event topic hands its Lambda subscriber."""
+    message = {
+        "DeliveryAttempts": 1,
+        "EndpointArn": endpoint_arn,
+        "EventType": event_type,
+        "FailureMessage": "Platform token associated with the endpoint is not valid",
+        "FailureType": "InvalidPlatformToken",
+        "MessageId": "4e658b3c-8738-5a67-a13b-d86089f45074",
+        "Resource": endpoint_arn.replace(":endpoint/", ":app/").rsplit("/", 1)[0],
+        "Service": "SNS",
+        "Time": "2026-12-01T17:29:48.732Z",
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:push-events:1",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "a8fc525e-5575-5a61-ad09-01025bb9c110",
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:push-events",
+                    "Subject": f"{event_type} event for app sotto (APNS)",
+                    "Message": json.dumps(message),
+                    "Timestamp": "2026-12-01T17:29:48.776Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "EXAMPLE",
+                    "UnsubscribeUrl": "EXAMPLE",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def test_an_endpoint_sns_reports_disabled_is_forgotten_before_the_next_push(
+    world: Pushes,
+) -> None:
+    world.register(BOB, "bob-iphone")
+    world.register(BOB, "bob-pixel", token=ANDROID_TOKEN, platform="android")
+    iphone, pixel = world.endpoint_of(BOB, "bob-iphone"), world.endpoint_of(BOB, "bob-pixel")
+
+    # An event about an endpoint that is still enabled changes nothing.
+    push_handlers.endpoint_events(endpoint_event(pixel, "EndpointUpdated"), deps=world.notes)
+    assert len(world.notes.store.recipient(BOB.user_id).devices) == 2
+
+    world.clients.sns.set_endpoint_attributes(EndpointArn=iphone, Attributes={"Enabled": "false"})
+    for _ in range(2):  # SNS may deliver an event twice
+        push_handlers.endpoint_events(endpoint_event(iphone), deps=world.notes)
+    assert [d.device_id for d in world.notes.store.recipient(BOB.user_id).devices] == ["bob-pixel"]
+    with pytest.raises(world.clients.sns.exceptions.NotFoundException):
+        world.endpoint_attributes(iphone)
+
+    odd = endpoint_event(pixel)
+    odd["Records"][0]["Sns"]["Message"] = "not json"
+    assert push_handlers.endpoint_events(odd, deps=world.notes) == {}  # ignored, not retried
+
+
 def test_without_redis_a_push_goes_out_at_once_uncoalesced(world: Pushes) -> None:
     world.register(BOB, "bob-iphone")
     clip = ready_clip(world.chat, ALICE)

@@ -52,6 +52,11 @@ def test_push_resources_are_made_once(aws: Clients) -> None:
         for app in aws.sns.list_platform_applications()["PlatformApplications"]
     }
     assert platforms == {"APNS", "APNS_SANDBOX", "GCM"}
+    [topic] = aws.sns.list_topics()["Topics"]
+    for arn in first.values():
+        attributes = aws.sns.get_platform_application_attributes(PlatformApplicationArn=arn)
+        assert attributes["Attributes"]["EventEndpointUpdated"] == topic["TopicArn"]
+        assert attributes["Attributes"]["EventDeliveryFailure"] == topic["TopicArn"]
     queues = aws.sqs.list_queues(QueueNamePrefix=aws.settings.push_queue)["QueueUrls"]
     assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
         aws.settings.push_queue,
