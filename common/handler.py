@@ -26,6 +26,7 @@ from common.events import AuthorizerRequest, WebSocketEvent, reply
 from common.logs import correlation, get_logger
 
 D = TypeVar("D")
+R = TypeVar("R")  # what a batch function is handed for each record
 D_contra = TypeVar("D_contra", contravariant=True)
 Body = dict[str, Any]
 Answer = Mapping[str, Any] | None
@@ -137,38 +138,19 @@ def sqs_batch(
     """An SQS-triggered function: each record's body is handled on its own, and the records
     that raised are reported as ``batchItemFailures`` so that only they come back."""
 
-    def decorate(route: Callable[[str, D], None]) -> Handler[D]:
-        @functools.wraps(route)
-        def handler(
-            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
-        ) -> dict[str, Any]:
-            resolved = deps if deps is not None else load_deps()
+    def one(route: Callable[[str, D], None], record: SQSRecord, deps: D) -> None:
+        with correlation(messageId=record.message_id):
+            route(record.body, deps)
 
-            def one(record: SQSRecord) -> None:
-                with correlation(messageId=record.message_id):
-                    route(record.body, resolved)
-
-            response = process_partial_response(
-                event=dict(event),
-                record_handler=one,
-                processor=BatchProcessor(event_type=EventType.SQS),
-                context=context,
-            )
-            return dict(response)
-
-        return handler
-
-    return decorate
+    return _partial_batch(load_deps, EventType.SQS, one)
 
 
 @dataclass(frozen=True)
 class StreamChange:
-    """One DynamoDB stream record, as a handler needs it: what happened to which item."""
+    """One DynamoDB stream record, as a handler needs it: what happened, and the item now."""
 
     event_name: str  # INSERT | MODIFY | REMOVE
-    keys: Mapping[str, Any]
-    new_image: Mapping[str, Any] | None  # plain Python values (strings, Decimals...)
-    old_image: Mapping[str, Any] | None
+    new_image: Mapping[str, Any]  # plain Python values (strings, Decimals...); {} once removed
 
 
 def stream_batch(
@@ -177,30 +159,32 @@ def stream_batch(
     """A function on a DynamoDB stream: each record handled on its own; the ones that raised
     are reported as ``batchItemFailures`` (by sequence number), so the stream resumes there."""
 
-    def decorate(route: Callable[[StreamChange, D], None]) -> Handler[D]:
+    def one(route: Callable[[StreamChange, D], None], record: DynamoDBRecord, deps: D) -> None:
+        name = record.event_name.name if record.event_name else ""
+        image = record.dynamodb.new_image if record.dynamodb else {}
+        with correlation(eventId=record.event_id or ""):
+            route(StreamChange(name, image or {}), deps)
+
+    return _partial_batch(load_deps, EventType.DynamoDBStreams, one)
+
+
+def _partial_batch(
+    load_deps: Callable[[], D],
+    event_type: EventType,
+    one: Callable[[Callable[[R, D], None], Any, D], None],
+) -> Callable[[Callable[[R, D], None]], Handler[D]]:
+    """Powertools' batch processing with partial failures, around ``one`` record at a time."""
+
+    def decorate(route: Callable[[R, D], None]) -> Handler[D]:
         @functools.wraps(route)
         def handler(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             resolved = deps if deps is not None else load_deps()
-
-            def one(record: DynamoDBRecord) -> None:
-                change = record.dynamodb
-                with correlation(eventId=record.event_id or ""):
-                    route(
-                        StreamChange(
-                            event_name=record.event_name.name if record.event_name else "",
-                            keys=change.keys if change else {},
-                            new_image=change.new_image if change else None,
-                            old_image=change.old_image if change else None,
-                        ),
-                        resolved,
-                    )
-
             response = process_partial_response(
                 event=dict(event),
-                record_handler=one,
-                processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+                record_handler=lambda record: one(route, record, resolved),
+                processor=BatchProcessor(event_type=event_type),
                 context=context,
             )
             return dict(response)
