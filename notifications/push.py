@@ -13,7 +13,7 @@ from notifications.buffer import BufferUnavailable, PushBuffer
 from notifications.jobs import PushJobs
 from notifications.logic import audible, flush_delay, message_push, welcome_push
 from notifications.model import Device, FlushJob, MessageJob, Push, PushJob, WaitingMessage
-from notifications.sns import EndpointGone, PushEndpoints
+from notifications.sns import EndpointGone, PushEndpoints, PushFailed
 from notifications.store import DeviceStore
 
 log = get_logger("push")
@@ -146,6 +146,9 @@ class PushService:
                     self._endpoints.publish(device.endpoint_arn, push)
                 except EndpointGone as gone:
                     self._forget(device, str(gone))
+                    continue
+                except PushFailed as error:  # this device misses this push; the others do not
+                    log.warning("a push to a %s device failed: %s", device.platform.value, error)
                     continue
                 log.info(
                     "push to %s on %s: %s: %s (badge %d)",

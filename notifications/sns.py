@@ -23,6 +23,10 @@ class EndpointGone(Exception):
     device cannot be reached again, so it is forgotten rather than retried."""
 
 
+class PushFailed(Exception):
+    """SNS did not take a push for a reason that says nothing about the endpoint."""
+
+
 class PushEndpoints:
     def __init__(self, client: SNSClient, applications: Mapping[Platform, str]) -> None:
         self._client = client
@@ -62,6 +66,8 @@ class PushEndpoints:
             raise EndpointGone("disabled") from error
         except self._client.exceptions.NotFoundException as error:
             raise EndpointGone("deleted") from error
+        except ClientError as error:  # after the client's own retries (throttling and the like)
+            raise PushFailed(_code(error)) from error
 
     def is_dead(self, endpoint_arn: str) -> bool:
         """Whether SNS says the endpoint is disabled (the platform refused its token) or gone."""

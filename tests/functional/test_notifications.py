@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chat import handlers as chat_handlers
 from chat.model import FanoutEnvelope, MissedMessage
@@ -17,6 +18,7 @@ from connections import handlers as connection_handlers
 from connections.deps import ConnectionsDeps
 from local_gateway.queues import sqs_event
 from notifications import handlers as push_handlers
+from notifications.deps import NotificationDeps
 from tests.functional.chatting import ALICE, BOB, CAROL, DAVE, call, ready_clip, send
 from tests.functional.helpers import NOW, action, connecting
 from tests.functional.pushing import (
@@ -77,9 +79,10 @@ def test_one_user_many_devices_and_a_phone_that_changes_hands(world: Pushes) -> 
     assert "token" not in json.dumps(settings)  # tokens stay on the server
 
     # Bob's iPhone is now Carol's: her registration takes the endpoint, his record goes.
+    iphone = world.endpoint_of(BOB, "bob-iphone")
     world.register(CAROL, "carols-iphone")
     assert world.notes.store.get_device(BOB.user_id, "bob-iphone") is None
-    assert world.endpoint_of(CAROL, "carols-iphone") == world.endpoint_of(CAROL, "carols-iphone")
+    assert world.endpoint_of(CAROL, "carols-iphone") == iphone
     assert [d.device_id for d in world.notes.store.recipient(BOB.user_id).devices] == ["bob-pixel"]
 
 
@@ -121,10 +124,17 @@ def test_bad_registrations_are_refused_with_the_field(
 
 
 def test_a_platform_without_an_application_is_push_unavailable(aws: Clients) -> None:
-    world = Pushes(aws)
-    world.notes.endpoints._applications = {}  # a deployment that set up no APNs application
-    answer = world.register(BOB, "bob-iphone")
+    unconfigured = NotificationDeps(aws)  # a deployment that set up no platform application
+    body = {
+        "action": "registerDevice",
+        "deviceId": "d1",
+        "platform": "android",
+        "token": ANDROID_TOKEN,
+        "appVersion": "1.0",
+    }
+    answer = call(push_handlers.register_device, BOB, body, unconfigured)  # type: ignore[arg-type]
     assert (answer["type"], answer["code"]) == ("error", "push_unavailable")
+    assert unconfigured.store.recipient(BOB.user_id).devices == ()
 
 
 # ---- who gets a push, and what it says ----------------------------------------------------------
@@ -383,6 +393,36 @@ def test_an_endpoint_sns_reports_disabled_is_forgotten_before_the_next_push(
     odd = endpoint_event(pixel)
     odd["Records"][0]["Sns"]["Message"] = "not json"
     assert push_handlers.endpoint_events(odd, deps=world.notes) == {}  # ignored, not retried
+
+
+class ThrottledFor:
+    """SNS, except that publishing to one endpoint fails as throttling does after retries."""
+
+    def __init__(self, client: Any, endpoint_arn: str) -> None:
+        self._client = client
+        self._endpoint_arn = endpoint_arn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def publish(self, **request: Any) -> Any:
+        if request["TargetArn"] == self._endpoint_arn:
+            error = {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}
+            raise ClientError(error, "Publish")  # type: ignore[arg-type]
+        return self._client.publish(**request)
+
+
+def test_a_failed_publish_costs_that_device_that_push_and_nothing_else(world: Pushes) -> None:
+    world.register(BOB, "bob-iphone")
+    world.register(BOB, "bob-pixel", token=ANDROID_TOKEN, platform="android")
+    iphone, pixel = world.endpoint_of(BOB, "bob-iphone"), world.endpoint_of(BOB, "bob-pixel")
+    world.notes.endpoints._client = ThrottledFor(world.clients.sns, iphone)  # type: ignore[assignment]
+    send(world.chat, ALICE, ready_clip(world.chat, ALICE), "m0", to=BOB.user_id)
+    world.fan_out_sends()
+    world.settle(5)
+    assert len(world.published(pixel)) == 1
+    assert world.published(iphone) == []
+    assert world.notes.store.get_device(BOB.user_id, "bob-iphone") is not None  # not forgotten
 
 
 def test_without_redis_a_push_goes_out_at_once_uncoalesced(world: Pushes) -> None:
