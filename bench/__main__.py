@@ -1,17 +1,18 @@
 """``make bench``: every benchmark, each printing its figures beside a baseline from the same run.
 
-``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``) runs one of them.
+``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``, ``push``) runs one of them.
 """
 
 import sys
 
-from bench import clips, fanout, live, stalled
+from bench import clips, fanout, live, push, stalled
 
 BENCHMARKS = {
     "fanout": fanout.main,
     "stalled": stalled.main,
     "live": live.main,
     "clips": clips.main,
+    "push": push.main,
 }
 
 for name in sys.argv[1:] or list(BENCHMARKS):

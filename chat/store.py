@@ -297,6 +297,12 @@ class UserDirectory:
         ).get("Item")
         return _profile_from_item(item) if item else None
 
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, UserProfile]:
+        """The profiles of these users that exist, in one batched read."""
+        keys: list[Item] = [{"userId": {"S": user_id}} for user_id in user_ids]
+        items = batch_get(self._client, self._table, keys) if keys else []
+        return {p.user_id: p for p in map(_profile_from_item, items)}
+
     def by_username(self, username: str) -> UserProfile | None:
         items = self._client.query(
             TableName=self._table,

@@ -82,8 +82,8 @@ class NotificationDeps:
         chat = self.chat
 
         def display_names(user_ids: Sequence[str]) -> dict[str, str]:
-            profiles = (chat.users.get(u) for u in dict.fromkeys(user_ids))
-            return {p.user_id: p.display_name for p in profiles if p is not None}
+            profiles = chat.users.get_many(list(dict.fromkeys(user_ids)))
+            return {user_id: p.display_name for user_id, p in profiles.items()}
 
         def group_title(conversation_id: str) -> str | None:
             conversation = chat.conversations.get(conversation_id)
