@@ -146,7 +146,7 @@ class FanoutSubscriber:
     async def _accept(self, raw: bytes | str) -> None:
         try:
             envelope = FanoutEnvelope.from_json(raw)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError):
             log.warning("ignored a malformed fan-out envelope")
             return
         await self._dispatch.submit(envelope.conversation_id, envelope)

@@ -1,4 +1,4 @@
-"""Captured-shape API Gateway events for tests."""
+"""Captured-shape events for tests: API Gateway, DynamoDB Streams, SNS."""
 
 from __future__ import annotations
 

@@ -14,11 +14,13 @@ from botocore.exceptions import ClientError
 from chat import handlers as chat_handlers
 from chat.model import FanoutEnvelope, MissedMessage
 from common.clients import Clients, redis_client
+from common.events import Caller
 from connections import handlers as connection_handlers
 from connections.deps import ConnectionsDeps
 from local_gateway.queues import sqs_event
 from notifications import handlers as push_handlers
 from notifications.deps import NotificationDeps
+from tests.events import load_event
 from tests.functional.chatting import ALICE, BOB, CAROL, DAVE, call, ready_clip, send
 from tests.functional.helpers import NOW, action, connecting
 from tests.functional.pushing import (
@@ -336,40 +338,14 @@ def test_a_disabled_endpoint_is_forgotten_and_never_retried(world: Pushes) -> No
 
 
 def endpoint_event(endpoint_arn: str, event_type: str = "DeliveryFailure") -> dict[str, Any]:
-    """What the platform applications' event topic hands its Lambda subscriber."""
-    message = {
-        "DeliveryAttempts": 1,
-        "EndpointArn": endpoint_arn,
-        "EventType": event_type,
-        "FailureMessage": "Platform token associated with the endpoint is not valid",
-        "FailureType": "InvalidPlatformToken",
-        "MessageId": "4e658b3c-8738-5a67-a13b-d86089f45074",
-        "Resource": endpoint_arn.replace(":endpoint/", ":app/").rsplit("/", 1)[0],
-        "Service": "SNS",
-        "Time": "2026-12-01T17:29:48.732Z",
-    }
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:push-events:1",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": "a8fc525e-5575-5a61-ad09-01025bb9c110",
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:push-events",
-                    "Subject": f"{event_type} event for app sotto (APNS)",
-                    "Message": json.dumps(message),
-                    "Timestamp": "2026-12-01T17:29:48.776Z",
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertUrl": "EXAMPLE",
-                    "UnsubscribeUrl": "EXAMPLE",
-                    "MessageAttributes": {},
-                },
-            }
-        ]
-    }
+    """The captured event of the platform applications' topic, about this endpoint."""
+    event = load_event("sns_endpoint_event")
+    notification = event["Records"][0]["Sns"]
+    message = json.loads(notification["Message"])
+    notification["Message"] = json.dumps(
+        {**message, "EndpointArn": endpoint_arn, "EventType": event_type}
+    )
+    return event
 
 
 def test_an_endpoint_sns_reports_disabled_is_forgotten_before_the_next_push(
@@ -480,33 +456,21 @@ def test_a_malformed_push_job_is_dropped_not_retried(world: Pushes) -> None:
 # ---- welcome ------------------------------------------------------------------------------------
 
 
-def users_stream_event(user_id: str, name: str, event_name: str = "INSERT") -> dict[str, Any]:
-    """A users-table stream record in Lambda's event shape (see tests/events/)."""
-    image = {"userId": {"S": user_id}, "username": {"S": name}, "displayName": {"S": name}}
-    return {
-        "Records": [
-            {
-                "eventID": f"e-{user_id}-{event_name}",
-                "eventName": event_name,
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": 1764590400,
-                    "Keys": {"userId": {"S": user_id}},
-                    "NewImage": image,
-                    "SequenceNumber": "4421584500000000017450439091",
-                    "SizeBytes": 120,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES",
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/users/stream/x",
-            }
-        ]
-    }
+def users_stream_event(caller: Caller, event_name: str = "INSERT") -> dict[str, Any]:
+    """The captured users-table stream event, about this user."""
+    event = load_event("users_stream_insert")
+    record = event["Records"][0]
+    record["eventName"] = event_name
+    name = caller.username.title()
+    record["dynamodb"]["Keys"] = {"userId": {"S": caller.user_id}}
+    record["dynamodb"]["NewImage"].update(
+        userId={"S": caller.user_id}, username={"S": caller.username}, displayName={"S": name}
+    )
+    return event
 
 
 def test_a_new_user_is_welcomed_once_on_their_first_device(world: Pushes) -> None:
-    event = users_stream_event(DAVE.user_id, "Dave")
+    event = users_stream_event(DAVE)
     for _ in range(2):  # the stream may deliver a record twice
         assert push_handlers.welcome(event, deps=world.notes) == {"batchItemFailures": []}
     world.register(DAVE, "dave-phone")
@@ -523,10 +487,10 @@ def test_a_user_with_devices_is_welcomed_at_once_and_changes_are_no_welcome(
     world: Pushes,
 ) -> None:
     world.register(CAROL, "carol-phone")
-    push_handlers.welcome(users_stream_event(CAROL.user_id, "Carol", "MODIFY"), deps=world.notes)
+    push_handlers.welcome(users_stream_event(CAROL, "MODIFY"), deps=world.notes)
     assert world.published(world.endpoint_of(CAROL, "carol-phone")) == []
-    push_handlers.welcome(users_stream_event(CAROL.user_id, "Carol"), deps=world.notes)
-    push_handlers.welcome(users_stream_event(CAROL.user_id, "Carol"), deps=world.notes)
+    push_handlers.welcome(users_stream_event(CAROL), deps=world.notes)
+    push_handlers.welcome(users_stream_event(CAROL), deps=world.notes)
     [welcome] = world.published(world.endpoint_of(CAROL, "carol-phone"))
     assert "Carol" in apns(welcome)["aps"]["alert"]["body"]
 

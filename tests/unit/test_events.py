@@ -19,6 +19,7 @@ from common.events import (
     disconnect_event,
     message_event,
 )
+from local_gateway.streams import stream_event
 from tests.events import load_event
 
 NOW = datetime(2026, 11, 21, 10, 15, 31, tzinfo=UTC)
@@ -125,3 +126,13 @@ def test_times_are_api_gateways() -> None:
     )["requestContext"]
     assert context["requestTime"] == "21/Nov/2026:10:15:31 +0000"
     assert context["requestTimeEpoch"] == int(NOW.timestamp() * 1000)
+
+
+def test_the_local_stream_source_hands_over_lambdas_stream_event() -> None:
+    """What GetRecords returns (a datetime, no source ARN) becomes the captured event's shape."""
+    captured = load_event("users_stream_insert")["Records"][0]
+    moment = datetime.fromtimestamp(captured["dynamodb"]["ApproximateCreationDateTime"], UTC)
+    read = {k: v for k, v in captured.items() if k != "eventSourceARN"}
+    read["dynamodb"] = {**captured["dynamodb"], "ApproximateCreationDateTime": moment}
+    built = stream_event([read], captured["eventSourceARN"], "us-east-1")  # type: ignore[list-item]
+    assert built == {"Records": [captured]}
