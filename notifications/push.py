@@ -151,9 +151,10 @@ class PushService:
                     log.warning("a push to a %s device failed: %s", device.platform.value, error)
                     continue
                 log.info(
-                    "push to %s on %s: %s: %s (badge %d)",
+                    "push to %s on %s device %s: %s: %s (badge %d)",
                     who,
                     device.platform.value,
+                    device.device_id,
                     push.title,
                     push.body,
                     push.badge,

@@ -121,5 +121,5 @@ def test_an_offline_member_gets_one_coalesced_push_then_syncs_all_three(
     assert [m["messageId"] for m in synced["messages"]] == [a["messageId"] for a in acks]
     # The console shows the push, naming who got it, on which device, and what it said.
     log = (stack.info_file.parent / "stack.log").read_text()
-    assert "push to Bob on ios: Alice: 3 voice messages from Alice" in log
+    assert "push to Bob on ios device cli-bob: Alice: 3 voice messages from Alice" in log
     assert token not in log  # tokens are never logged
