@@ -112,3 +112,15 @@ def send(
         },
         deps,
     )
+
+
+def create_group(deps: ChatDeps, owner: Caller, *members: Caller, title: str = "Band") -> str:
+    """A group started by ``owner`` through the handler; its conversation id."""
+    answer = call(
+        handlers.create_group,
+        owner,
+        {"action": "createGroup", "title": title, "members": [m.user_id for m in members]},
+        deps,
+    )
+    assert answer["type"] == "membership" and answer["change"] == "created", answer
+    return str(answer["conversationId"])

@@ -24,6 +24,7 @@ from tests.functional.chatting import (
     CAROL,
     DAVE,
     call,
+    create_group,
     ready_clip,
     send,
     with_users,
@@ -37,17 +38,6 @@ def deps(aws: Clients) -> RecordingChatDeps:
     return with_users(aws)
 
 
-def create(deps: RecordingChatDeps, owner: Caller, *members: Caller, title: str = "Band") -> str:
-    answer = call(
-        handlers.create_group,
-        owner,
-        {"action": "createGroup", "title": title, "members": [m.user_id for m in members]},
-        deps,
-    )
-    assert answer["type"] == "membership" and answer["change"] == "created", answer
-    return str(answer["conversationId"])
-
-
 def roles(deps: RecordingChatDeps, caller: Caller, group: str) -> dict[str, str]:
     listed = call(handlers.members, caller, {"action": "members", "conversationId": group}, deps)
     return {m["userId"]: m["role"] for m in listed["members"]}
@@ -59,7 +49,7 @@ def told(deps: RecordingChatDeps) -> list[tuple[dict[str, Any], FanoutEnvelope]]
 
 
 def test_a_group_is_created_with_roles_and_everyone_hears_of_it(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB, CAROL, title="  The   Band ")
+    group = create_group(deps, ALICE, BOB, CAROL, title="  The   Band ")
     assert roles(deps, BOB, group) == {
         ALICE.user_id: "owner",
         BOB.user_id: "member",
@@ -84,7 +74,7 @@ def test_bad_group_requests_are_refused_with_their_codes(deps: RecordingChatDeps
 
 
 def test_admins_add_and_remove_members_and_members_cannot(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     add = {"action": "addMembers", "conversationId": group, "members": [CAROL.user_id]}
     assert call(handlers.add_members, BOB, add, deps)["code"] == "forbidden"
     promote = {"action": "setRole", "conversationId": group, "userId": BOB.user_id}
@@ -112,7 +102,7 @@ def test_admins_add_and_remove_members_and_members_cannot(deps: RecordingChatDep
 
 
 def test_non_members_get_forbidden_and_learn_nothing(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     clip = ready_clip(deps, DAVE)
     refusals = [
         call(handlers.members, DAVE, {"action": "members", "conversationId": group}, deps),
@@ -143,7 +133,7 @@ def test_non_members_get_forbidden_and_learn_nothing(deps: RecordingChatDeps) ->
 def test_only_the_owner_changes_roles_and_handing_over_keeps_one_owner(
     deps: RecordingChatDeps,
 ) -> None:
-    group = create(deps, ALICE, BOB, CAROL)
+    group = create_group(deps, ALICE, BOB, CAROL)
     body = {"action": "setRole", "conversationId": group}
     call(handlers.set_role, ALICE, {**body, "userId": BOB.user_id, "role": "admin"}, deps)
     assert (
@@ -169,7 +159,7 @@ def test_only_the_owner_changes_roles_and_handing_over_keeps_one_owner(
 def test_an_owner_who_leaves_hands_the_group_to_the_longest_standing_admin(
     deps: RecordingChatDeps,
 ) -> None:
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     add = {"action": "addMembers", "conversationId": group, "members": [CAROL.user_id]}
     call(handlers.add_members, ALICE, add, deps)
     body = {"action": "setRole", "conversationId": group, "role": "admin"}
@@ -185,7 +175,7 @@ def test_an_owner_who_leaves_hands_the_group_to_the_longest_standing_admin(
 
 
 def test_renaming_is_for_owners_and_admins(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     body = {"action": "renameGroup", "conversationId": group, "title": "Quartet"}
     assert call(handlers.rename_group, BOB, body, deps)["code"] == "forbidden"
     assert call(handlers.rename_group, ALICE, body, deps)["title"] == "Quartet"
@@ -200,7 +190,7 @@ def test_a_direct_conversation_has_no_members_to_manage(deps: RecordingChatDeps)
 
 
 def test_a_removed_member_can_no_longer_send_or_sync(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     clip = ready_clip(deps, BOB)
     assert send(deps, BOB, clip, "before", conversationId=group)["seq"] == 1
     remove = {"action": "removeMember", "conversationId": group, "userId": BOB.user_id}
@@ -214,7 +204,7 @@ def test_the_message_write_itself_refuses_a_sender_removed_after_the_check(
     deps: RecordingChatDeps,
 ) -> None:
     """The membership check and the write are apart; the write's own condition closes the gap."""
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     clip = ready_clip(deps, BOB)
     send(deps, BOB, clip, "first", conversationId=group)
     stored = deps.messages.after(group, 0, 10)[0][0]
@@ -234,7 +224,7 @@ def test_group_messages_reach_every_member_and_new_members_at_once(
     deps: RecordingChatDeps, aws: Clients
 ) -> None:
     """Fan-out reads the member list from the Redis cache; a change invalidates it."""
-    group = create(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     log = OperationLog(aws.dynamodb)
     members = MemberLookup(
         ConversationStore(log, aws.settings.conversations_table),  # type: ignore[arg-type]
@@ -254,7 +244,7 @@ def test_group_messages_reach_every_member_and_new_members_at_once(
 def test_the_conversation_list_has_last_messages_and_unread_counts(
     deps: RecordingChatDeps,
 ) -> None:
-    group = create(deps, ALICE, BOB, CAROL)
+    group = create_group(deps, ALICE, BOB, CAROL)
     alice_clip, bob_clip = ready_clip(deps, ALICE), ready_clip(deps, BOB)
     for i in range(3):
         send(deps, ALICE, alice_clip, f"a{i}", conversationId=group)
@@ -287,13 +277,13 @@ def test_the_conversation_list_has_last_messages_and_unread_counts(
 
 
 def test_the_sync_summary_names_every_conversation_with_news(deps: RecordingChatDeps) -> None:
-    group = create(deps, ALICE, BOB)
-    quiet = create(deps, ALICE, BOB, title="Quiet")
+    group = create_group(deps, ALICE, BOB)
+    quiet = create_group(deps, ALICE, BOB, title="Quiet")
     clip = ready_clip(deps, ALICE)
     for i in range(2):
         send(deps, ALICE, clip, f"g{i}", conversationId=group)
     send(deps, ALICE, clip, "q0", conversationId=quiet)
-    gone = create(deps, ALICE, BOB, title="Gone")
+    gone = create_group(deps, ALICE, BOB, title="Gone")
     call(handlers.leave_group, BOB, {"action": "leaveGroup", "conversationId": gone}, deps)
 
     since = {group: 1, quiet: 1, gone: 0}
@@ -333,7 +323,7 @@ def test_concurrent_group_senders_and_racing_retries_on_redis(aws: Clients, redi
     for caller in extra:
         deps.users.put(UserProfile(caller.user_id, caller.username, "M"), deps.clock.now())
     senders = [ALICE, BOB, CAROL, DAVE, *extra]
-    group = create(deps, ALICE, *senders[1:])
+    group = create_group(deps, ALICE, *senders[1:])
     clips = {s.user_id: ready_clip(deps, s) for s in senders}
     real_redis = redis.Redis.from_url(redis_url)
     racing = RecordingChatDeps(AtomicClients(aws.settings, redis_client=real_redis))

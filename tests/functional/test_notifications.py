@@ -21,7 +21,16 @@ from local_gateway.queues import sqs_event
 from notifications import handlers as push_handlers
 from notifications.deps import NotificationDeps
 from tests.events import load_event
-from tests.functional.chatting import ALICE, BOB, CAROL, DAVE, call, ready_clip, send
+from tests.functional.chatting import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    call,
+    create_group,
+    ready_clip,
+    send,
+)
 from tests.functional.helpers import NOW, action, connecting
 from tests.functional.pushing import (
     ANDROID_TOKEN,
@@ -36,11 +45,6 @@ from tests.functional.pushing import (
 @pytest.fixture
 def world(aws: Clients) -> Pushes:
     return Pushes(aws)
-
-
-def group_of(world: Pushes, owner: Any, *members: Any, title: str = "Band") -> str:
-    body = {"action": "createGroup", "title": title, "members": [m.user_id for m in members]}
-    return str(call(chat_handlers.create_group, owner, body, world.chat)["conversationId"])
 
 
 # ---- devices and endpoints --------------------------------------------------------------------
@@ -193,7 +197,7 @@ def test_three_messages_in_the_window_become_one_push_with_the_unread_badge(
 
 def test_a_group_push_names_the_group_and_the_senders(world: Pushes) -> None:
     world.register(CAROL, "carol-phone")
-    group = group_of(world, ALICE, BOB, CAROL)
+    group = create_group(world.chat, ALICE, BOB, CAROL)
     world.fan_out_sends()  # the membership events: not messages, so no push
     send(world.chat, ALICE, ready_clip(world.chat, ALICE), "a1", conversationId=group)
     world.fan_out_sends()
@@ -219,7 +223,7 @@ def test_a_member_with_a_live_connection_is_not_pushed_one_whose_sockets_are_gon
             connecting(caller, f"{caller.username}-phone"), deps=connections
         )
         assert response["statusCode"] == 200
-    group = group_of(world, ALICE, BOB, CAROL, DAVE)
+    group = create_group(world.chat, ALICE, BOB, CAROL, DAVE)
     world.chat.direct.clear()
     send(world.chat, ALICE, ready_clip(world.chat, ALICE), "a1", conversationId=group)
     [(envelope, _)] = world.chat.direct
@@ -285,7 +289,7 @@ def test_mute_and_do_not_disturb_hold_pushes_back_until_they_lapse(world: Pushes
 
 
 def test_muting_a_conversation_you_are_not_in_is_forbidden(world: Pushes) -> None:
-    group = group_of(world, ALICE, BOB)
+    group = create_group(world.chat, ALICE, BOB)
     answer = world.act(push_handlers.mute, CAROL, {"action": "mute", "conversationId": group})
     assert (answer["type"], answer["code"]) == ("error", "forbidden")
     past = {"action": "mute", "conversationId": group, "until": "2020-01-01T00:00:00Z"}
@@ -306,7 +310,7 @@ def test_no_push_from_someone_blocked_even_if_the_block_came_during_the_window(
 
     # Once blocked, the fan-out does not even hand Bob over. Nor is a sender pushed about
     # their own message.
-    group = group_of(world, CAROL, ALICE, BOB)
+    group = create_group(world.chat, CAROL, ALICE, BOB)
     world.chat.direct.clear()
     send(world.chat, ALICE, ready_clip(world.chat, ALICE), "g1", conversationId=group)
     assert world.fan_out_sends() == [(CAROL.user_id,)]

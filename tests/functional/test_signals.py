@@ -19,7 +19,17 @@ from common.clients import Clients
 from common.events import Caller
 from connections import handlers as connection_handlers
 from connections.deps import ConnectionsDeps
-from tests.functional.chatting import ALICE, BOB, CAROL, DAVE, call, ready_clip, send, with_users
+from tests.functional.chatting import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    call,
+    create_group,
+    ready_clip,
+    send,
+    with_users,
+)
 from tests.functional.conftest import OperationLog
 from tests.functional.helpers import RecordingChatDeps, action, connecting, disconnecting
 
@@ -27,11 +37,6 @@ from tests.functional.helpers import RecordingChatDeps, action, connecting, disc
 @pytest.fixture
 def deps(aws: Clients) -> RecordingChatDeps:
     return with_users(aws)
-
-
-def group_of(deps: RecordingChatDeps, owner: Caller, *members: Caller) -> str:
-    body = {"action": "createGroup", "title": "G", "members": [m.user_id for m in members]}
-    return str(call(handlers.create_group, owner, body, deps)["conversationId"])
 
 
 def last_told(deps: RecordingChatDeps) -> tuple[dict[str, Any], FanoutEnvelope]:
@@ -68,7 +73,7 @@ def connect(aws: Clients, *callers: Caller, settings: Any = None) -> Connections
 def test_receipts_are_stored_told_to_the_sender_and_shown_to_the_sender_only(
     deps: RecordingChatDeps,
 ) -> None:
-    group = group_of(deps, ALICE, BOB, CAROL)
+    group = create_group(deps, ALICE, BOB, CAROL)
     clip = ready_clip(deps, ALICE)
     for i in range(3):
         send(deps, ALICE, clip, f"m{i}", conversationId=group)
@@ -113,7 +118,7 @@ class LoggedClients(Clients):
 def test_indicators_live_in_redis_with_a_ttl_and_never_touch_dynamodb(aws: Clients) -> None:
     clients = LoggedClients(aws.settings, redis_client=aws.redis)
     deps = with_users(clients)
-    group = group_of(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     assert clients.log is not None
     clients.log.calls.clear()
     body = {"action": "typing", "conversationId": group}
@@ -143,7 +148,7 @@ def test_indicators_live_in_redis_with_a_ttl_and_never_touch_dynamodb(aws: Clien
 def test_presence_shows_who_is_online_and_when_the_others_were_last_seen(
     deps: RecordingChatDeps, aws: Clients
 ) -> None:
-    group = group_of(deps, ALICE, BOB, CAROL)
+    group = create_group(deps, ALICE, BOB, CAROL)
     connections = connect(aws, BOB, CAROL)
     connection_handlers.disconnect(disconnecting(CAROL, "carol-phone"), deps=connections)
     answer = call(handlers.presence, ALICE, {"action": "presence", "conversationId": group}, deps)
@@ -161,7 +166,7 @@ def test_presence_shows_who_is_online_and_when_the_others_were_last_seen(
 def test_coming_online_and_going_offline_is_announced_to_contacts(
     deps: RecordingChatDeps, aws: Clients
 ) -> None:
-    group_of(deps, ALICE, BOB)
+    create_group(deps, ALICE, BOB)
     channel = aws.redis.pubsub(ignore_subscribe_messages=True)
     channel.subscribe(f"{aws.settings.redis_namespace}:fanout")
     channel.get_message(timeout=0.5)  # the subscription confirmation
@@ -220,7 +225,7 @@ def test_the_connection_cap_and_the_origin_allowlist_refuse_at_connect(aws: Clie
 def test_a_block_stops_direct_messages_and_group_deliveries_and_hides_in_sync(
     deps: RecordingChatDeps,
 ) -> None:
-    group = group_of(deps, ALICE, BOB, CAROL)
+    group = create_group(deps, ALICE, BOB, CAROL)
     alice_clip = ready_clip(deps, ALICE)
     direct = send(deps, ALICE, alice_clip, "hi", to=CAROL.user_id)["conversationId"]
     blocked = call(handlers.block, CAROL, {"action": "block", "userId": ALICE.user_id}, deps)
@@ -246,7 +251,7 @@ def test_a_block_stops_direct_messages_and_group_deliveries_and_hides_in_sync(
 
 
 def test_a_report_is_stored_once_for_the_moderators(deps: RecordingChatDeps, aws: Clients) -> None:
-    group = group_of(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     send(deps, ALICE, ready_clip(deps, ALICE), "rude", conversationId=group)
     body = {"action": "report", "conversationId": group, "seq": 1, "reason": "abuse"}
     first = call(handlers.report, BOB, body, deps)
@@ -262,7 +267,7 @@ def test_a_report_is_stored_once_for_the_moderators(deps: RecordingChatDeps, aws
 
 def test_fanout_needs_no_redis_for_members(deps: RecordingChatDeps, aws: Clients) -> None:
     """With Redis down the member list comes from DynamoDB: fan-out still reaches everyone."""
-    group = group_of(deps, ALICE, BOB)
+    group = create_group(deps, ALICE, BOB)
     connect(aws, BOB)
     dead = with_users(Clients(aws.settings, redis_client=redis.Redis(port=1)))
     envelope = FanoutEnvelope(group, "alice-phone", "{}")
