@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_rekognition import RekognitionClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
@@ -58,6 +59,10 @@ class Clients:
     @property
     def dynamodb_streams(self) -> DynamoDBStreamsClient:
         return cast("DynamoDBStreamsClient", self._aws("dynamodbstreams"))
+
+    @property
+    def rekognition(self) -> RekognitionClient:
+        return cast("RekognitionClient", self._aws("rekognition"))
 
     @property
     def cognito(self) -> CognitoIdentityProviderClient:

@@ -21,6 +21,7 @@ ENDPOINT_SERVICES = (
     "s3",
     "sqs",
     "sns",
+    "rekognition",
     "cognito-idp",
     "apigatewaymanagementapi",
 )
@@ -49,6 +50,10 @@ _VARIABLES: Mapping[str, _Variable] = {
     "blocks_table": _Variable("SOTTO_BLOCKS_TABLE", "text", "sotto-{stage}-blocks"),
     "reports_table": _Variable("SOTTO_REPORTS_TABLE", "text", "sotto-{stage}-reports"),
     "devices_table": _Variable("SOTTO_DEVICES_TABLE", "text", "sotto-{stage}-devices"),
+    "verifications_table": _Variable(
+        "SOTTO_VERIFICATIONS_TABLE", "text", "sotto-{stage}-verifications"
+    ),
+    "audit_table": _Variable("SOTTO_AUDIT_TABLE", "text", "sotto-{stage}-audit"),
     "clips_bucket": _Variable("SOTTO_CLIPS_BUCKET", "text", "sotto-{stage}-clips"),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
@@ -111,6 +116,8 @@ class Settings:
     blocks_table: str
     reports_table: str
     devices_table: str
+    verifications_table: str
+    audit_table: str
     clips_bucket: str
     uploads_queue: str
     push_queue: str

@@ -76,6 +76,8 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
         ),
         _table(s.reports_table, {"reportId": "S"}, {"byStatus": ("status", "createdAt")}),
         _table(s.devices_table, {"userId": "S", "sk": "S"}, {"byEndpoint": ("endpointArn", None)}),
+        _table(s.verifications_table, {"userId": "S"}, {"byState": ("state", "submittedAt")}),
+        _table(s.audit_table, {"userId": "S", "sk": "S"}),
     ]
 
 
