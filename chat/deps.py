@@ -15,6 +15,7 @@ from chat.delivery import ManagementApiDelivery
 from chat.ephemeral import IndicatorStore, SendRateLimiter
 from chat.fanout import DeliveryPort, FanoutService
 from chat.ffmpeg import Ffmpeg, find_ffmpeg
+from chat.gate import VerifiedGate
 from chat.groups import GroupService
 from chat.inbox import InboxService
 from chat.member_cache import MemberCache, MemberLookup
@@ -83,6 +84,10 @@ class ChatDeps:
     @functools.cached_property
     def reports(self) -> ReportStore:
         return ReportStore(self.clients.dynamodb, self.settings.reports_table)
+
+    @functools.cached_property
+    def gate(self) -> VerifiedGate:
+        return VerifiedGate(self.users, self.clients.redis, self.settings.redis_namespace)
 
     @functools.cached_property
     def members(self) -> MemberLookup:

@@ -172,6 +172,7 @@ class UserProfile:
     user_id: str
     username: str
     display_name: str
+    verified: bool = False  # a moderator approved the user: they may chat
 
 
 @dataclass(frozen=True)

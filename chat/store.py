@@ -281,15 +281,21 @@ class UserDirectory:
         self._table = table
 
     def put(self, profile: UserProfile, now: datetime) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                "userId": {"S": profile.user_id},
-                "username": {"S": profile.username},
-                "displayName": {"S": profile.display_name},
-                "createdAt": {"S": iso_utc(now)},
-            },
-        )
+        self._client.put_item(TableName=self._table, Item=_profile_item(profile, now))
+
+    def ensure(self, profile: UserProfile, now: datetime) -> bool:
+        """Write the profile unless the user has one: True when it is new."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_profile_item(profile, now),
+                ConditionExpression="attribute_not_exists(userId)",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def get(self, user_id: str) -> UserProfile | None:
         item = self._client.get_item(
@@ -314,9 +320,20 @@ class UserDirectory:
         return _profile_from_item(items[0]) if items else None
 
 
+def _profile_item(profile: UserProfile, now: datetime) -> Item:
+    return {
+        "userId": {"S": profile.user_id},
+        "username": {"S": profile.username},
+        "displayName": {"S": profile.display_name},
+        "verified": {"BOOL": profile.verified},
+        "createdAt": {"S": iso_utc(now)},
+    }
+
+
 def _profile_from_item(item: Item) -> UserProfile:
     return UserProfile(
         user_id=item["userId"]["S"],
         username=item["username"]["S"],
         display_name=item.get("displayName", {}).get("S", item["username"]["S"]),
+        verified=bool(item.get("verified", {}).get("BOOL", False)),
     )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from chat.bus import FanoutPublisher, fanout_channel
+from chat.model import UserProfile
+from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import Clock, SystemClock
+from common.events import Caller
 from common.runtime import once, process_clients
 from connections.announce import PresenceAnnouncer
 from connections.logic import allowed_origins
@@ -36,7 +40,15 @@ class ConnectionsDeps:
                 allowed_origins=allowed_origins(settings.allowed_origins),
             ),
             announce=PresenceAnnouncer(publisher),
+            sign_up=self._sign_up,
         )
+
+    def _sign_up(self, caller: Caller, now: datetime) -> None:
+        """Cognito signs in only confirmed users: the first connection of one without a
+        profile creates it, unverified (a moderator approves it later)."""
+        users = UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
+        if users.get(caller.user_id) is None:
+            users.ensure(UserProfile(caller.user_id, caller.username, caller.username), now)
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:

@@ -17,6 +17,8 @@ log = get_logger("connections")
 
 # Tells the user's contacts they came online (last seen None) or went offline (last seen now).
 Announce = Callable[[str, bool, datetime | None], None]
+# Gives a signed-in user who has no profile yet an unverified one (their first connection).
+SignUp = Callable[[Caller, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -29,23 +31,27 @@ class ConnectionPolicy:
 class ConnectionService:
     def __init__(
         self,
+        *,
         store: ConnectionStore,
         presence: PresenceStore,
         clock: Clock,
         policy: ConnectionPolicy,
         announce: Announce,
+        sign_up: SignUp,
     ) -> None:
         self._store = store
         self._presence = presence
         self._clock = clock
         self._policy = policy
         self._announce = announce
+        self._sign_up = sign_up
 
     def open(self, connection_id: str, caller: Caller, origin: str | None) -> Connection:
         check_origin(origin, self._policy.allowed_origins)
         now = self._clock.now()
         cap = self._policy.max_per_user
         check_connection_cap(self._store.count_live(caller.user_id, now, at_most=cap), cap)
+        self._sign_up(caller, now)
         connection = new_connection(connection_id, caller, now, self._policy.ttl_seconds)
         self._store.put(connection)
         try:

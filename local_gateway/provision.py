@@ -330,5 +330,7 @@ def _ensure_user(
         "UserAttributes"
     ]
     user_id = next(a["Value"] for a in attributes if a["Name"] == "sub")
-    directory.put(UserProfile(user_id, user.username, user.display_name), datetime.now(UTC))
+    # Demo users are verified, as if a moderator had approved them: they can chat at once.
+    profile = UserProfile(user_id, user.username, user.display_name, verified=True)
+    directory.put(profile, datetime.now(UTC))
     return DemoUser(user.username, user.display_name, user.password, user_id)

@@ -27,11 +27,19 @@ EVERYONE = (ALICE, BOB, CAROL, DAVE)
 
 
 def with_users(aws: Clients) -> RecordingChatDeps:
-    """The real composition on ``aws``, with Alice, Bob, Carol and Dave signed up."""
-    users = ChatDeps(aws).users
-    for caller in EVERYONE:
-        users.put(UserProfile(caller.user_id, caller.username, caller.username.title()), NOW)
-    return RecordingChatDeps(aws)
+    """The real composition on ``aws``, with Alice, Bob, Carol and Dave signed up and
+    verified."""
+    deps = RecordingChatDeps(aws)
+    sign_up(deps, *EVERYONE)
+    return deps
+
+
+def sign_up(deps: ChatDeps, *callers: Caller) -> None:
+    """Profiles for these users, verified (approved by a moderator): they may chat."""
+    for caller in callers:
+        name = caller.username.title()
+        profile = UserProfile(caller.user_id, caller.username, name, verified=True)
+        deps.users.put(profile, deps.clock.now())
 
 
 def call(

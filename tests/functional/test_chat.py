@@ -14,7 +14,7 @@ import redis
 import requests
 
 from chat import handlers
-from chat.model import FanoutEnvelope, UserProfile
+from chat.model import FanoutEnvelope
 from common.clients import Clients, redis_client
 from common.events import Caller
 from tests.functional.chatting import (
@@ -27,11 +27,12 @@ from tests.functional.chatting import (
     ready_clip,
     reject,
     send,
+    sign_up,
     uploaded_clip,
     with_users,
 )
 from tests.functional.conftest import AtomicRequests
-from tests.functional.helpers import NOW, RecordingChatDeps
+from tests.functional.helpers import RecordingChatDeps
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_with_no_subscriber_the_sender_fans_out_directly(deps: RecordingChatDeps
 def test_with_redis_down_the_send_still_succeeds_and_fans_out_directly(aws: Clients) -> None:
     dead = redis_client("redis://127.0.0.1:1")  # nothing listens there
     deps = RecordingChatDeps(Clients(aws.settings, redis_client=dead))
-    deps.users.put(UserProfile(BOB.user_id, "bob", "Bob"), NOW)
+    sign_up(deps, ALICE, BOB)
     ack = send(deps, ALICE, ready_clip(deps, ALICE), to=BOB.user_id)
     assert ack["type"] == "ack"
     assert len(deps.direct) == 1
@@ -341,7 +342,7 @@ def test_a_message_on_a_rejected_clip_is_withdrawn_and_the_sender_told(
 def test_with_a_cdn_configured_clips_are_served_from_it(aws: Clients) -> None:
     settings = dataclasses.replace(aws.settings, clip_cdn_url="https://cdn.example.com/")
     deps = RecordingChatDeps(Clients(settings, redis_client=aws.redis))
-    deps.users.put(UserProfile(BOB.user_id, "bob", "Bob"), NOW)
+    sign_up(deps, ALICE, BOB)
     clip = ready_clip(deps, ALICE)
     send(deps, ALICE, clip, to=BOB.user_id)
     [(envelope, _)] = deps.direct

@@ -20,13 +20,14 @@ from chat.clip_store import Claim
 from chat.deps import ChatDeps
 from chat.ffmpeg import Ffmpeg, FfmpegTimedOut, find_ffmpeg
 from chat.logic import processed_key
-from chat.model import Clip, ClipStatus, UserProfile
+from chat.model import Clip, ClipStatus
 from chat.pipeline import ClipProcessor, UploadedObject
 from common.clients import Clients
 from common.events import Caller
 from local_gateway.invoker import LambdaInvoker
 from local_gateway.provision import create_queues
 from local_gateway.queues import SqsEventSource, sqs_event
+from tests.functional.chatting import sign_up
 from tests.functional.helpers import NOW, RecordingChatDeps, action, frame
 
 ALICE = Caller("u-alice", "alice")
@@ -160,8 +161,7 @@ class Pipeline:
 @pytest.fixture
 def pipeline(aws: Clients) -> Pipeline:
     deps = RecordingChatDeps(aws)
-    for caller in (ALICE, BOB):
-        deps.users.put(UserProfile(caller.user_id, caller.username, caller.username), NOW)
+    sign_up(deps, ALICE, BOB)
     processor = ClipProcessor(
         clips=deps.clips,
         files=deps.files,

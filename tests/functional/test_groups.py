@@ -14,7 +14,7 @@ import redis
 from chat import handlers
 from chat.conversation_store import ConversationStore
 from chat.member_cache import MemberCache, MemberLookup
-from chat.model import FanoutEnvelope, UserProfile
+from chat.model import FanoutEnvelope
 from common.clients import Clients
 from common.errors import Forbidden
 from common.events import Caller
@@ -27,6 +27,7 @@ from tests.functional.chatting import (
     create_group,
     ready_clip,
     send,
+    sign_up,
     with_users,
 )
 from tests.functional.conftest import AtomicRequests, OperationLog
@@ -320,8 +321,7 @@ def test_concurrent_group_senders_and_racing_retries_on_redis(aws: Clients, redi
     every message published to Redis (fakeredis, or the real server when REDIS_URL is set)."""
     deps = with_users(aws)
     extra = [Caller(f"u-member{i}", f"member{i}") for i in range(4)]
-    for caller in extra:
-        deps.users.put(UserProfile(caller.user_id, caller.username, "M"), deps.clock.now())
+    sign_up(deps, *extra)
     senders = [ALICE, BOB, CAROL, DAVE, *extra]
     group = create_group(deps, ALICE, *senders[1:])
     clips = {s.user_id: ready_clip(deps, s) for s in senders}
