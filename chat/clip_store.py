@@ -20,6 +20,7 @@ from chat.model import (
     UploadGrant,
 )
 from common.clock import epoch_seconds, iso_utc, parse_iso_utc
+from common.s3 import presigned_upload
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -247,17 +248,15 @@ class ClipFiles:
         self, clip_id: str, key: str, content_type: str, max_bytes: int, ttl_seconds: int
     ) -> UploadGrant:
         """A presigned POST that can write exactly ``key``, of this type, up to ``max_bytes``."""
-        post = self._client.generate_presigned_post(
-            Bucket=self._bucket,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[
-                {"Content-Type": content_type},
-                ["content-length-range", 1, max_bytes],
-            ],
-            ExpiresIn=ttl_seconds,
+        url, fields = presigned_upload(
+            self._client,
+            self._bucket,
+            key,
+            content_type=content_type,
+            max_bytes=max_bytes,
+            ttl_seconds=ttl_seconds,
         )
-        return UploadGrant(clip_id=clip_id, url=post["url"], fields=post["fields"])
+        return UploadGrant(clip_id=clip_id, url=url, fields=fields)
 
     def download(self, key: str, target: Path, max_bytes: int) -> int:
         """Copy the object to ``target``, refusing to read more than ``max_bytes``; its size."""

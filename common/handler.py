@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from common.errors import BadRequest, SottoError, Unauthorized, error_body, error_frame, http_status
 from common.events import AuthorizerRequest, WebSocketEvent, reply
+from common.http_events import HttpApiEvent, http_response
 from common.logs import correlation, get_logger
 
 D = TypeVar("D")
@@ -126,6 +127,31 @@ def authorizer(
                 except Unauthorized as exc:
                     log.info("connection refused: %s", exc.message)
                     raise UnauthorizedSignal() from None
+
+        return handler
+
+    return decorate
+
+
+def http_route(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[HttpApiEvent, D], Mapping[str, Any]]], Handler[D]]:
+    """An HTTP API route: the answer is a 200 JSON body; every failure its HTTP status with
+    ``{"code", "message"}``."""
+
+    def decorate(route: Callable[[HttpApiEvent, D], Mapping[str, Any]]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            view = HttpApiEvent(event)
+            with correlation(requestId=_invocation_id(context, view)):
+                try:
+                    answer = route(view, deps if deps is not None else load_deps())
+                except Exception as exc:  # every failure becomes one error response
+                    _log_failure(exc, view.route_key)
+                    return http_response(error_body(exc), http_status(exc))
+                return http_response(answer)
 
         return handler
 
@@ -236,7 +262,7 @@ def _with_request_id(answer: Mapping[str, Any], request_id: RequestId | None) ->
     return {"type": answer["type"], "requestId": request_id, **answer}
 
 
-def _invocation_id(context: Any, view: WebSocketEvent | None) -> str:
+def _invocation_id(context: Any, view: WebSocketEvent | HttpApiEvent | None) -> str:
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
         return str(request_id)

@@ -55,12 +55,14 @@ _VARIABLES: Mapping[str, _Variable] = {
     ),
     "audit_table": _Variable("SOTTO_AUDIT_TABLE", "text", "sotto-{stage}-audit"),
     "clips_bucket": _Variable("SOTTO_CLIPS_BUCKET", "text", "sotto-{stage}-clips"),
+    "selfies_bucket": _Variable("SOTTO_SELFIES_BUCKET", "text", "sotto-{stage}-selfies"),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
     "push_coalesce_seconds": _Variable("SOTTO_PUSH_COALESCE_SECONDS", "seconds", 5),
     "redis_namespace": _Variable("SOTTO_REDIS_NAMESPACE", "text", "sotto"),
     "max_connection_seconds": _Variable("SOTTO_MAX_CONNECTION_SECONDS", "int", 2 * 3600),
     "max_clip_bytes": _Variable("SOTTO_MAX_CLIP_BYTES", "int", 16 * MIB),
+    "max_selfie_bytes": _Variable("SOTTO_MAX_SELFIE_BYTES", "int", 5 * MIB),
     "max_clip_seconds": _Variable("SOTTO_MAX_CLIP_SECONDS", "int", 300),
     "opus_bitrate_kbps": _Variable("SOTTO_OPUS_BITRATE_KBPS", "int", 24),
     "waveform_peaks": _Variable("SOTTO_WAVEFORM_PEAKS", "int", 64),
@@ -90,6 +92,7 @@ _VARIABLES: Mapping[str, _Variable] = {
     "gateway_host": _Variable("SOTTO_GATEWAY_HOST", "text", "127.0.0.1"),
     "gateway_ws_port": _Variable("SOTTO_GATEWAY_WS_PORT", "port", 8765),
     "gateway_http_port": _Variable("SOTTO_GATEWAY_HTTP_PORT", "port", 8766),
+    "gateway_api_port": _Variable("SOTTO_GATEWAY_API_PORT", "port", 8768),
     "local_aws_port": _Variable("SOTTO_LOCAL_AWS_PORT", "port", 8767),
     "idle_timeout_seconds": _Variable("SOTTO_IDLE_TIMEOUT_SECONDS", "int", 600),
     "max_outbound_buffer_bytes": _Variable("SOTTO_MAX_OUTBOUND_BUFFER_BYTES", "int", MIB),
@@ -119,12 +122,14 @@ class Settings:
     verifications_table: str
     audit_table: str
     clips_bucket: str
+    selfies_bucket: str
     uploads_queue: str
     push_queue: str
     push_coalesce_seconds: int
     redis_namespace: str
     max_connection_seconds: int
     max_clip_bytes: int
+    max_selfie_bytes: int
     max_clip_seconds: int
     opus_bitrate_kbps: int
     waveform_peaks: int
@@ -153,6 +158,7 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_ws_port: int = 8765
     gateway_http_port: int = 8766
+    gateway_api_port: int = 8768
     local_aws_port: int = 8767
     idle_timeout_seconds: int = 600
     max_outbound_buffer_bytes: int = MIB

@@ -86,6 +86,14 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Caller:
         """The caller a Cognito token names, or ``Unauthorized``."""
+        return self._checked(token)[1]
+
+    def verified_claims(self, token: str) -> dict[str, Any]:
+        """A token's claims once its signature and every claim check out, or ``Unauthorized``
+        (what an HTTP API's JWT authorizer hands on to the route)."""
+        return self._checked(token)[0]
+
+    def _checked(self, token: str) -> tuple[dict[str, Any], Caller]:
         kid = self._signing_key_id(token)
         key = self._keys.key_for(kid)
         try:
@@ -105,7 +113,7 @@ class TokenVerifier:
             )
         except jwt.InvalidTokenError:
             raise Unauthorized("The token signature does not verify.") from None
-        return check_claims(claims, self._expected, self._clock.now())
+        return claims, check_claims(claims, self._expected, self._clock.now())
 
     @staticmethod
     def _signing_key_id(token: str) -> str:

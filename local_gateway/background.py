@@ -30,6 +30,7 @@ def isolated_environment(
             "SOTTO_REDIS_NAMESPACE": f"sotto-{stage}-{uuid.uuid4().hex[:10]}",
             "SOTTO_GATEWAY_WS_PORT": "0",
             "SOTTO_GATEWAY_HTTP_PORT": "0",
+            "SOTTO_GATEWAY_API_PORT": "0",
             "SOTTO_LOCAL_AWS_PORT": "0",
             "SOTTO_LOG_LEVEL": log_level,
         }

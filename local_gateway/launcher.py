@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from aiohttp import web
 from fakeredis import TcpFakeServer
 from moto.server import ThreadedMotoServer
 
@@ -27,7 +28,9 @@ from chat.deps import load as load_chat
 from common import runtime
 from common.clients import Clients
 from common.settings import Settings
+from connections.deps import load as load_connections
 from local_gateway.delivery import GatewayDelivery
+from local_gateway.http_api import HttpApi
 from local_gateway.invoker import LambdaInvoker
 from local_gateway.limits import GatewayLimits
 from local_gateway.provision import (
@@ -40,6 +43,7 @@ from local_gateway.provision import (
 from local_gateway.queues import SqsEventSource
 from local_gateway.routes import (
     AUTHORIZER,
+    HTTP_ROUTES,
     QUEUE_FUNCTIONS,
     STREAM_FUNCTIONS,
     load_function,
@@ -64,6 +68,7 @@ class StackInfo:
 
     ws_url: str
     management_endpoint: str
+    http_api_url: str
     aws_endpoint: str
     region: str
     user_pool_id: str
@@ -85,6 +90,8 @@ class LocalStack:
         self._moto: ThreadedMotoServer | None = None
         self._fake_redis: TcpFakeServer | None = None
         self._gateway: LocalGateway | None = None
+        self._http_api: HttpApi | None = None
+        self._http_api_runner: web.AppRunner | None = None
         self._subscriber_task: asyncio.Task[None] | None = None
         self._queue_tasks: list[asyncio.Task[None]] = []
         # Queue- and stream-triggered functions run as Lambda would, each batch within its timeout.
@@ -101,6 +108,7 @@ class LocalStack:
         settings = self._settings
         _check_free(settings.gateway_host, settings.gateway_ws_port, "SOTTO_GATEWAY_WS_PORT")
         _check_free(settings.gateway_host, settings.gateway_http_port, "SOTTO_GATEWAY_HTTP_PORT")
+        _check_free(settings.gateway_host, settings.gateway_api_port, "SOTTO_GATEWAY_API_PORT")
         aws_endpoint = settings.endpoint_url or self._start_moto()
         redis_url = settings.redis_url or self._start_fake_redis()
         self._export(AWS_ENDPOINT_URL=aws_endpoint, REDIS_URL=redis_url, AWS_REGION=settings.region)
@@ -116,12 +124,14 @@ class LocalStack:
             SOTTO_COGNITO_CLIENT_ID=pool.client_id,
             SOTTO_MANAGEMENT_ENDPOINT=management,
         )
+        http_api_url = await self._start_http_api()
         await self._start_subscriber(redis_url)
         await self._start_queue_consumers(clients)
         await self._start_stream_consumers(clients)
         return StackInfo(
             ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
+            http_api_url=http_api_url,
             aws_endpoint=aws_endpoint,
             region=settings.region,
             user_pool_id=pool.pool_id,
@@ -163,6 +173,10 @@ class LocalStack:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._queue_invoker.close()
+        if self._http_api_runner is not None:
+            await self._http_api_runner.cleanup()
+        if self._http_api is not None:
+            self._http_api.close()
         if self._gateway is not None:
             await self._gateway.stop()
         runtime.reset()
@@ -171,6 +185,16 @@ class LocalStack:
             self._fake_redis.server_close()
         if self._moto is not None:
             self._moto.stop()
+
+    async def _start_http_api(self) -> str:
+        """The HTTP API, its JWT authorizer verifying tokens as the WebSocket authorizer does."""
+        verifier = load_connections().verifier
+        self._http_api = HttpApi(load_routes(HTTP_ROUTES), verifier.verified_claims)
+        self._http_api_runner = web.AppRunner(self._http_api.app(), access_log=None)
+        await self._http_api_runner.setup()
+        host = self._settings.gateway_host
+        await web.TCPSite(self._http_api_runner, host, self._settings.gateway_api_port).start()
+        return f"http://{host}:{self._http_api_runner.addresses[0][1]}"
 
     async def _start_subscriber(self, redis_url: str) -> None:
         chat = load_chat()
@@ -257,6 +281,7 @@ Sotto is running locally.
 
   WebSocket API      {info.ws_url}?token=<Cognito ID or access token>
   @connections API   {info.management_endpoint}
+  HTTP API           {info.http_api_url}   (Authorization: Bearer <token>)
   AWS endpoint       {info.aws_endpoint}   (moto; region {info.region})
   Redis              {"fakeredis at " if info.fake_redis else ""}{info.redis_url}
   Cognito user pool  {info.user_pool_id}

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = get_logger("provision")
 
 UPLOAD_PREFIX = "clips/raw/"
+SELFIE_PREFIX = "selfies/"
+SELFIE_MAX_AGE_DAYS = 30
 # A clip's processing must end well within this, or the message is handed out again.
 QUEUE_VISIBILITY_SECONDS = 180
 # A push job is a few SNS calls; a flush that fails comes back this much later.
@@ -156,7 +158,29 @@ def create_tables(clients: Clients) -> None:
 
 
 def create_buckets(clients: Clients) -> None:
-    bucket = clients.settings.clips_bucket
+    """The clips bucket and the selfies bucket: private, each on its own."""
+    settings = clients.settings
+    _private_bucket(clients, settings.clips_bucket)
+    _private_bucket(clients, settings.selfies_bucket)
+    # Selfies are biometric data: deleted once a decision is final, and by this rule after 30
+    # days whatever happened (a backstop; moto stores the rule but never applies it).
+    clients.s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.selfies_bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "selfies-expire",
+                    "Filter": {"Prefix": SELFIE_PREFIX},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": SELFIE_MAX_AGE_DAYS},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
+
+
+def _private_bucket(clients: Clients, bucket: str) -> None:
     try:
         clients.s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -170,7 +194,7 @@ def create_buckets(clients: Clients) -> None:
             "RestrictPublicBuckets": True,
         },
     )
-    # Browsers upload with the presigned POST and play the presigned GET.
+    # Browsers upload with the presigned POST and read with the presigned GET.
     clients.s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={

@@ -48,6 +48,11 @@ WEBSOCKET_ROUTES: Mapping[str, str] = {
     "notificationSettings": "notifications.handlers.notification_settings",
 }
 
+# The HTTP API's routes (every one behind the Cognito JWT authorizer).
+HTTP_ROUTES: Mapping[str, str] = {
+    "POST /selfie": "verification.handlers.request_selfie",
+}
+
 # Functions triggered by a queue (the setting that names the queue -> the handler).
 QUEUE_FUNCTIONS: Mapping[str, str] = {
     "uploads_queue": "chat.handlers.process_uploads",

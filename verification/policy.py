@@ -123,11 +123,16 @@ def _says(attribute: Likely | None, value: bool, confidence: float) -> bool:
 # ---- how a case moves -------------------------------------------------------------------------
 
 
+def expect_selfie(case: Case) -> None:
+    """A selfie is welcome before a moderator has the case: not while they do, nor after."""
+    if case.state not in {CaseState.UNVERIFIED, CaseState.RETRY, CaseState.SCREENING}:
+        raise SelfieNotExpected(case.state)
+
+
 def selfie_arrived(case: Case, key: str, sha256: str, now: datetime) -> Case:
     """A new selfie starts screening, unless the case is with a moderator or decided. It
     supersedes a selfie that was still being screened."""
-    if case.state not in {CaseState.UNVERIFIED, CaseState.RETRY, CaseState.SCREENING}:
-        raise SelfieNotExpected(case.state)
+    expect_selfie(case)
     return replace(
         case,
         state=CaseState.SCREENING,

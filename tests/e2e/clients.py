@@ -55,3 +55,20 @@ async def next_event(
         return await asyncio.wait_for(wanted(), seconds)
     finally:
         await events.aclose()
+
+
+PASSWORD = "Erin-pass-1"
+
+
+def signed_up(stack: Stack) -> str:
+    """A new user through Cognito's own sign-up and confirmation; their user name."""
+    username = f"erin-{uuid.uuid4().hex[:8]}"
+    cognito = stack.clients.cognito
+    cognito.sign_up(
+        ClientId=stack.info["client_id"],
+        Username=username,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "name", "Value": "Erin"}],
+    )
+    cognito.admin_confirm_sign_up(UserPoolId=stack.info["user_pool_id"], Username=username)
+    return username

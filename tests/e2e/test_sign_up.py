@@ -4,28 +4,12 @@ a moderator approved them: until then every chat action answers ``not_verified``
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
 from sotto_cli.client import ServerError, SottoClient, sign_in
+from tests.e2e.clients import PASSWORD, signed_up
 from tests.e2e.conftest import Stack
-
-PASSWORD = "Erin-pass-1"
-
-
-def signed_up(stack: Stack) -> str:
-    """A new user through Cognito's own sign-up and confirmation; their user name."""
-    username = f"erin-{uuid.uuid4().hex[:8]}"
-    cognito = stack.clients.cognito
-    cognito.sign_up(
-        ClientId=stack.info["client_id"],
-        Username=username,
-        Password=PASSWORD,
-        UserAttributes=[{"Name": "name", "Value": "Erin"}],
-    )
-    cognito.admin_confirm_sign_up(UserPoolId=stack.info["user_pool_id"], Username=username)
-    return username
 
 
 def test_a_new_user_connects_but_may_not_chat_before_approval(stack: Stack) -> None:

@@ -62,6 +62,11 @@ def test_push_resources_are_made_once(aws: Clients) -> None:
         aws.settings.push_queue,
         f"{aws.settings.push_queue}-dlq",
     ]
+    selfies = aws.settings.selfies_bucket
+    [rule] = aws.s3.get_bucket_lifecycle_configuration(Bucket=selfies)["Rules"]
+    assert (rule["Filter"]["Prefix"], rule["Expiration"]["Days"]) == ("selfies/", 30)
+    block = aws.s3.get_public_access_block(Bucket=selfies)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
     users = aws.dynamodb.describe_table(TableName=aws.settings.users_table)["Table"]
     assert users["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     devices = aws.dynamodb.describe_table(TableName=aws.settings.devices_table)["Table"]

@@ -1,0 +1,65 @@
+"""The HTTP API as ``make dev`` serves it: a signed-in user asks ``POST /selfie`` for an upload
+and puts a JPEG into the private selfies bucket; API Gateway's refusals for no token, and the
+route's own for a bad request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from sotto_cli.client import sign_in
+from tests.e2e.clients import PASSWORD, signed_up
+from tests.e2e.conftest import Stack
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 2000 + b"\xff\xd9"
+
+
+def post(stack: Stack, token: str | None, body: dict[str, Any]) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(
+        f"{stack.info['http_api_url']}/selfie", json=body, headers=headers, timeout=30
+    )
+
+
+def test_a_signed_in_user_uploads_a_selfie_to_the_private_bucket(stack: Stack) -> None:
+    username = signed_up(stack)
+    token = sign_in(stack.config, username, PASSWORD)
+    answer = post(stack, token, {"contentType": "image/jpeg", "size": len(JPEG)})
+    assert answer.status_code == 200, answer.text
+    grant = answer.json()
+    assert grant["fields"]["key"].startswith("selfies/")
+    uploaded = requests.post(
+        grant["url"],
+        data=grant["fields"],
+        files={"file": ("me.jpg", JPEG, "image/jpeg")},
+        timeout=30,
+    )
+    assert uploaded.status_code in (200, 201, 204), uploaded.text
+    stored = stack.clients.s3.head_object(
+        Bucket=stack.clients.settings.selfies_bucket, Key=grant["fields"]["key"]
+    )
+    assert stored["ContentLength"] == len(JPEG)
+
+
+def test_the_http_api_refuses_what_it_should(stack: Stack) -> None:
+    no_token = post(stack, None, {"contentType": "image/jpeg", "size": 10})
+    assert (no_token.status_code, no_token.json()) == (401, {"message": "Unauthorized"})
+    forged = post(stack, "not.a.token", {"contentType": "image/jpeg", "size": 10})
+    assert forged.status_code == 401
+    token = sign_in(stack.config, signed_up(stack), PASSWORD)
+    gif = post(stack, token, {"contentType": "image/gif", "size": 10})
+    assert (gif.status_code, gif.json()["code"], gif.json()["field"]) == (
+        400,
+        "bad_request",
+        "contentType",
+    )
+    huge = post(stack, token, {"contentType": "image/png", "size": 50 * 1024 * 1024})
+    assert (huge.status_code, huge.json()["code"]) == (413, "too_large")
+    not_json = requests.post(
+        f"{stack.info['http_api_url']}/selfie",
+        data="{",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert (not_json.status_code, not_json.json()["code"]) == (400, "bad_request")

@@ -1,0 +1,40 @@
+"""Composition root of the verification functions: built lazily, once per container."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from common.clients import Clients
+from common.clock import Clock, IdFactory, RandomIds, SystemClock
+from common.runtime import once, process_clients
+from verification.files import SelfieFiles
+from verification.service import SelfieLimits, VerificationService
+from verification.store import CaseStore
+
+
+@dataclass
+class VerificationDeps:
+    clients: Clients
+    clock: Clock = field(default_factory=SystemClock)
+    ids: IdFactory = field(default_factory=RandomIds)
+
+    @functools.cached_property
+    def cases(self) -> CaseStore:
+        settings = self.clients.settings
+        return CaseStore(self.clients.dynamodb, settings.verifications_table, settings.audit_table)
+
+    @functools.cached_property
+    def verification(self) -> VerificationService:
+        settings = self.clients.settings
+        return VerificationService(
+            cases=self.cases,
+            files=SelfieFiles(self.clients.s3, settings.selfies_bucket),
+            clock=self.clock,
+            ids=self.ids,
+            limits=SelfieLimits(settings.max_selfie_bytes, settings.upload_url_ttl_seconds),
+        )
+
+
+def load() -> VerificationDeps:
+    return once("verification", lambda: VerificationDeps(process_clients()))

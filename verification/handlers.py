@@ -1,0 +1,18 @@
+"""Lambda entry points of verification, on the HTTP API. Thin: parse, call the service, reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.handler import http_route
+from common.http_events import HttpApiEvent
+from verification.deps import VerificationDeps, load
+from verification.wire import parse_selfie_request, selfie_grant_view
+
+
+@http_route(load)
+def request_selfie(event: HttpApiEvent, deps: VerificationDeps) -> dict[str, Any]:
+    """``POST /selfie``: a presigned POST for the caller's next selfie."""
+    caller = event.require_caller()
+    request = parse_selfie_request(event.json_body(), deps.clients.settings.max_selfie_bytes)
+    return selfie_grant_view(deps.verification.request_selfie(caller, request))
