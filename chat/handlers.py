@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from chat.deps import ChatDeps, load
 from chat.model import IndicatorKind, Origin
-from chat.pipeline import uploads_in
 from chat.wire import (
     ack_frame,
     parse_lookup_user,
@@ -40,6 +39,7 @@ from chat.wire_signals import (
 )
 from common.events import WebSocketEvent
 from common.handler import Answer, Body, Handler, action, sqs_batch
+from common.s3 import uploads_in
 
 Route = Callable[[WebSocketEvent, Body, ChatDeps], Answer]
 

@@ -3,14 +3,10 @@ waveform, or a rejection with a reason. Raw bytes are never served and never kep
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote_plus
-
-from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from chat.audio import (
     ClipLimits,
@@ -29,16 +25,9 @@ from chat.model import Clip, ProcessedClip
 from chat.service import ChatService
 from common.clock import Clock
 from common.logs import correlation, get_logger
+from common.s3 import UploadedObject
 
 log = get_logger("clips")
-
-
-@dataclass(frozen=True)
-class UploadedObject:
-    bucket: str
-    key: str
-    size: int
-    etag: str
 
 
 @dataclass(frozen=True)
@@ -69,23 +58,6 @@ def encode_clip(
 
 class ClipBusy(Exception):
     """Another processor holds a live lease on the clip; the event is retried later."""
-
-
-def uploads_in(body: str) -> list[UploadedObject]:
-    """The created objects an SQS message from S3 names (none for S3's ``s3:TestEvent``)."""
-    document = json.loads(body)
-    if "Records" not in document:
-        return []
-    return [
-        UploadedObject(
-            bucket=record.s3.bucket.name,
-            key=unquote_plus(record.s3.get_object.key),
-            size=int(record.s3.get_object.size),
-            etag=record.s3.get_object.etag,
-        )
-        for record in S3Event(document).records
-        if record.event_name.startswith("ObjectCreated")
-    ]
 
 
 class ClipProcessor:

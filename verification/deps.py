@@ -9,6 +9,8 @@ from common.clients import Clients
 from common.clock import Clock, IdFactory, RandomIds, SystemClock
 from common.runtime import once, process_clients
 from verification.files import SelfieFiles
+from verification.rekognition import FaceDetector
+from verification.screening import SelfieScreener
 from verification.service import SelfieLimits, VerificationService
 from verification.store import CaseStore
 
@@ -25,11 +27,25 @@ class VerificationDeps:
         return CaseStore(self.clients.dynamodb, settings.verifications_table, settings.audit_table)
 
     @functools.cached_property
+    def files(self) -> SelfieFiles:
+        return SelfieFiles(self.clients.s3, self.clients.settings.selfies_bucket)
+
+    @functools.cached_property
+    def screener(self) -> SelfieScreener:
+        return SelfieScreener(
+            cases=self.cases,
+            files=self.files,
+            detector=FaceDetector(self.clients.rekognition),
+            clock=self.clock,
+            max_bytes=self.clients.settings.max_selfie_bytes,
+        )
+
+    @functools.cached_property
     def verification(self) -> VerificationService:
         settings = self.clients.settings
         return VerificationService(
             cases=self.cases,
-            files=SelfieFiles(self.clients.s3, settings.selfies_bucket),
+            files=self.files,
             clock=self.clock,
             ids=self.ids,
             limits=SelfieLimits(settings.max_selfie_bytes, settings.upload_url_ttl_seconds),

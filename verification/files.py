@@ -10,9 +10,16 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
+SELFIE_KEY_PARTS = 3
+
+
 def selfie_key(user_id: str, selfie_id: str) -> str:
     """Each user's selfies under their own prefix; the presigned POST pins the whole key."""
     return f"selfies/{user_id}/{selfie_id}"
+
+
+class SelfieTooLarge(Exception):
+    """The stored object is larger than a selfie may be (storage may not enforce the grant)."""
 
 
 class SelfieFiles:
@@ -31,3 +38,30 @@ class SelfieFiles:
             max_bytes=max_bytes,
             ttl_seconds=ttl_seconds,
         )
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """The object's bytes, refusing to read more than ``max_bytes``."""
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        try:
+            data = body.read(max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > max_bytes:
+            raise SelfieTooLarge(key)
+        return data
+
+    def delete(self, key: str) -> None:
+        """Gone for good: selfies are not kept once they are not needed."""
+        self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+
+def selfie_owner(key: str) -> str | None:
+    """The user a selfie's key belongs to (``selfies/<user id>/<selfie id>``), else None."""
+    parts = key.split("/")
+    if len(parts) != SELFIE_KEY_PARTS or parts[0] != "selfies" or not all(parts[1:]):
+        return None
+    return parts[1]

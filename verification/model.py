@@ -44,6 +44,7 @@ class RetryReason(StrEnum):
     FACE_COVERED = "face_covered"
     NOT_FACING_CAMERA = "not_facing_camera"
     UNREADABLE_IMAGE = "unreadable_image"
+    TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from common.clock import Clock, IdFactory
 from common.events import Caller
 from verification.files import SelfieFiles, selfie_key
-from verification.model import Case, CaseState
 from verification.policy import expect_selfie
 from verification.store import CaseStore
 from verification.wire import SelfieGrant, SelfieRequest
@@ -37,7 +36,7 @@ class VerificationService:
 
     def request_selfie(self, caller: Caller, request: SelfieRequest) -> SelfieGrant:
         """Where to upload a selfie, if the case expects one (the first request opens it)."""
-        expect_selfie(self.case_of(caller.user_id))
+        expect_selfie(self._cases.case_of(caller.user_id, self._clock.now()))
         selfie_id = self._ids.new("s")
         url, fields = self._files.upload_grant(
             selfie_key(caller.user_id, selfie_id),
@@ -46,15 +45,3 @@ class VerificationService:
             self._limits.upload_url_ttl_seconds,
         )
         return SelfieGrant(selfie_id, url, fields)
-
-    def case_of(self, user_id: str) -> Case:
-        """The user's case, opened (unverified) if they have none yet."""
-        case = self._cases.get(user_id)
-        if case is not None:
-            return case
-        fresh = Case(user_id, CaseState.UNVERIFIED, self._clock.now())
-        if self._cases.open(fresh):
-            return fresh
-        raced = self._cases.get(user_id)  # opened meanwhile by a concurrent request
-        assert raced is not None
-        return raced

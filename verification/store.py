@@ -57,6 +57,18 @@ class CaseStore:
             raise
         return True
 
+    def case_of(self, user_id: str, now: datetime) -> Case:
+        """The user's case, opened (unverified) if they have none yet."""
+        case = self.get(user_id)
+        if case is not None:
+            return case
+        fresh = Case(user_id, CaseState.UNVERIFIED, now)
+        if self.open(fresh):
+            return fresh
+        raced = self.get(user_id)  # opened meanwhile by a concurrent request
+        assert raced is not None
+        return raced
+
     def change(self, case: Case, read_version: int, entry: AuditEntry | None = None) -> None:
         """Store ``case`` if it is still at ``read_version``, with its audit entry, atomically.
         Raises CaseChanged when another change came first, AuditEntryExists on a rewrite."""

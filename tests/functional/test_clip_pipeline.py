@@ -21,9 +21,10 @@ from chat.deps import ChatDeps
 from chat.ffmpeg import Ffmpeg, FfmpegTimedOut, find_ffmpeg
 from chat.logic import processed_key
 from chat.model import Clip, ClipStatus
-from chat.pipeline import ClipProcessor, UploadedObject
+from chat.pipeline import ClipProcessor
 from common.clients import Clients
 from common.events import Caller
+from common.s3 import UploadedObject
 from local_gateway.invoker import LambdaInvoker
 from local_gateway.provision import create_queues
 from local_gateway.queues import SqsEventSource, sqs_event

@@ -54,7 +54,7 @@ def test_a_grant_is_scoped_to_the_callers_prefix_and_opens_the_case(
 
 
 def test_no_selfie_while_a_moderator_has_the_case(deps: VerificationDeps) -> None:
-    case = deps.verification.case_of("u-erin")
+    case = deps.cases.case_of("u-erin", NOW)
     deps.cases.change(
         case.__class__(**{**case.__dict__, "state": CaseState.PENDING_REVIEW, "version": 1}), 0
     )

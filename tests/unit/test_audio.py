@@ -21,7 +21,7 @@ from chat.audio import (
     waveform,
 )
 from chat.logic import clip_id_from_key, processed_key
-from chat.pipeline import UploadedObject, uploads_in
+from common.s3 import UploadedObject, uploads_in
 
 PROBES = Path(__file__).parents[1] / "fixtures" / "probe"
 LIMITS = ClipLimits(max_bytes=1000, max_duration_ms=300_000)
