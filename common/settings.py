@@ -58,6 +58,9 @@ _VARIABLES: Mapping[str, _Variable] = {
     "selfies_bucket": _Variable("SOTTO_SELFIES_BUCKET", "text", "sotto-{stage}-selfies"),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
+    "selfie_uploads_queue": _Variable(
+        "SOTTO_SELFIE_UPLOADS_QUEUE", "text", "sotto-{stage}-selfie-uploads"
+    ),
     "push_coalesce_seconds": _Variable("SOTTO_PUSH_COALESCE_SECONDS", "seconds", 5),
     "redis_namespace": _Variable("SOTTO_REDIS_NAMESPACE", "text", "sotto"),
     "max_connection_seconds": _Variable("SOTTO_MAX_CONNECTION_SECONDS", "int", 2 * 3600),
@@ -125,6 +128,7 @@ class Settings:
     selfies_bucket: str
     uploads_queue: str
     push_queue: str
+    selfie_uploads_queue: str
     push_coalesce_seconds: int
     redis_namespace: str
     max_connection_seconds: int

@@ -41,6 +41,7 @@ from local_gateway.provision import (
     provision,
 )
 from local_gateway.queues import SqsEventSource
+from local_gateway.rekognition import rekognition_app
 from local_gateway.routes import (
     AUTHORIZER,
     HTTP_ROUTES,
@@ -92,6 +93,7 @@ class LocalStack:
         self._gateway: LocalGateway | None = None
         self._http_api: HttpApi | None = None
         self._http_api_runner: web.AppRunner | None = None
+        self._rekognition_runner: web.AppRunner | None = None
         self._subscriber_task: asyncio.Task[None] | None = None
         self._queue_tasks: list[asyncio.Task[None]] = []
         # Queue- and stream-triggered functions run as Lambda would, each batch within its timeout.
@@ -113,6 +115,8 @@ class LocalStack:
         redis_url = settings.redis_url or self._start_fake_redis()
         self._export(AWS_ENDPOINT_URL=aws_endpoint, REDIS_URL=redis_url, AWS_REGION=settings.region)
         clients = Clients(Settings.from_env(self._env))
+        if "rekognition" not in settings.service_endpoints:  # unless one was given
+            self._export(AWS_ENDPOINT_URL_REKOGNITION=await self._start_rekognition(clients))
         pool = await asyncio.to_thread(provision, clients)
         self._export(**await asyncio.to_thread(ensure_platform_applications, clients))
         users = await asyncio.to_thread(ensure_demo_users, clients, pool)
@@ -173,8 +177,9 @@ class LocalStack:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._queue_invoker.close()
-        if self._http_api_runner is not None:
-            await self._http_api_runner.cleanup()
+        for runner in (self._http_api_runner, self._rekognition_runner):
+            if runner is not None:
+                await runner.cleanup()
         if self._http_api is not None:
             self._http_api.close()
         if self._gateway is not None:
@@ -185,6 +190,14 @@ class LocalStack:
             self._fake_redis.server_close()
         if self._moto is not None:
             self._moto.stop()
+
+    async def _start_rekognition(self, clients: Clients) -> str:
+        """moto has no DetectFaces: a stand-in speaking its protocol (see its module)."""
+        self._rekognition_runner = web.AppRunner(rekognition_app(clients.s3), access_log=None)
+        await self._rekognition_runner.setup()
+        host = self._settings.gateway_host
+        await web.TCPSite(self._rekognition_runner, host, 0).start()
+        return f"http://{host}:{self._rekognition_runner.addresses[0][1]}"
 
     async def _start_http_api(self) -> str:
         """The HTTP API, its JWT authorizer verifying tokens as the WebSocket authorizer does."""

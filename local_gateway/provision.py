@@ -29,6 +29,8 @@ SELFIE_MAX_AGE_DAYS = 30
 QUEUE_VISIBILITY_SECONDS = 180
 # A push job is a few SNS calls; a flush that fails comes back this much later.
 PUSH_VISIBILITY_SECONDS = 60
+# Screening a selfie is a read, one Rekognition call and two writes.
+SELFIE_VISIBILITY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -211,21 +213,25 @@ def _private_bucket(clients: Clients, bucket: str) -> None:
 
 
 def create_queues(clients: Clients) -> None:
-    """The raw-upload queue, fed by the bucket's notifications, and the push queue; each with
-    its dead-letter queue."""
+    """The queues, each with its dead-letter queue: raw clip uploads and selfies (fed by their
+    bucket's notifications), and pushes."""
     settings = clients.settings
-    queue_arn = _queue_with_dlq(clients, settings.uploads_queue, QUEUE_VISIBILITY_SECONDS)
+    clips = _queue_with_dlq(clients, settings.uploads_queue, QUEUE_VISIBILITY_SECONDS)
+    _notify_on_upload(clients, settings.clips_bucket, UPLOAD_PREFIX, clips)
+    selfies = _queue_with_dlq(clients, settings.selfie_uploads_queue, SELFIE_VISIBILITY_SECONDS)
+    _notify_on_upload(clients, settings.selfies_bucket, SELFIE_PREFIX, selfies)
     _queue_with_dlq(clients, settings.push_queue, PUSH_VISIBILITY_SECONDS)
+
+
+def _notify_on_upload(clients: Clients, bucket: str, prefix: str, queue_arn: str) -> None:
     clients.s3.put_bucket_notification_configuration(
-        Bucket=clients.settings.clips_bucket,
+        Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
                     "QueueArn": queue_arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}
-                    },
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
                 }
             ]
         },

@@ -57,6 +57,7 @@ HTTP_ROUTES: Mapping[str, str] = {
 QUEUE_FUNCTIONS: Mapping[str, str] = {
     "uploads_queue": "chat.handlers.process_uploads",
     "push_queue": "notifications.handlers.push",
+    "selfie_uploads_queue": "verification.handlers.screen_selfies",
 }
 
 # Functions triggered by a table's stream (the setting that names the table -> the handler).

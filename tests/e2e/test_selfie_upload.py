@@ -4,6 +4,7 @@ route's own for a bad request."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -63,3 +64,34 @@ def test_the_http_api_refuses_what_it_should(stack: Stack) -> None:
         timeout=30,
     )
     assert (not_json.status_code, not_json.json()["code"]) == (400, "bad_request")
+
+
+def test_an_uploaded_selfie_is_screened_into_the_moderators_queue(stack: Stack) -> None:
+    """Locally Rekognition is a stand-in that sees one clear face in any JPEG or PNG (moto has
+    no DetectFaces); the screener, its adapter and the policy are the ones AWS runs."""
+    username = signed_up(stack)
+    token = sign_in(stack.config, username, PASSWORD)
+    grant = post(stack, token, {"contentType": "image/jpeg", "size": len(JPEG)}).json()
+    uploaded = requests.post(
+        grant["url"],
+        data=grant["fields"],
+        files={"file": ("me.jpg", JPEG, "image/jpeg")},
+        timeout=30,
+    )
+    assert uploaded.status_code in (200, 201, 204)
+    user_id = grant["fields"]["key"].split("/")[1]
+    cases = stack.clients.settings.verifications_table
+    deadline = time.monotonic() + 30
+    state = None
+    while time.monotonic() < deadline:
+        item = stack.clients.dynamodb.get_item(
+            TableName=cases, Key={"userId": {"S": user_id}}, ConsistentRead=True
+        ).get("Item", {})
+        state = item.get("state", {}).get("S")
+        if state == "pending_review":
+            break
+        time.sleep(0.2)
+    assert state == "pending_review"
+    assert post(stack, token, {"contentType": "image/jpeg", "size": 10}).json()["code"] == (
+        "invalid_state"
+    )  # a moderator has the case now

@@ -63,6 +63,11 @@ def test_push_resources_are_made_once(aws: Clients) -> None:
         f"{aws.settings.push_queue}-dlq",
     ]
     selfies = aws.settings.selfies_bucket
+    [selfie_queue] = aws.s3.get_bucket_notification_configuration(Bucket=selfies)[
+        "QueueConfigurations"
+    ]
+    assert selfie_queue["QueueArn"].endswith(f":{aws.settings.selfie_uploads_queue}")
+    assert selfie_queue["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "selfies/"}]
     [rule] = aws.s3.get_bucket_lifecycle_configuration(Bucket=selfies)["Rules"]
     assert (rule["Filter"]["Prefix"], rule["Expiration"]["Days"]) == ("selfies/", 30)
     block = aws.s3.get_public_access_block(Bucket=selfies)["PublicAccessBlockConfiguration"]
