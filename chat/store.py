@@ -283,6 +283,12 @@ class UserDirectory:
     def put(self, profile: UserProfile, now: datetime) -> None:
         self._client.put_item(TableName=self._table, Item=_profile_item(profile, now))
 
+    def sign_up(self, user_id: str, username: str, now: datetime) -> None:
+        """A signed-in user with no profile gets one, unverified (display name: their user
+        name until they set one). Reads first: almost every call finds the profile."""
+        if self.get(user_id) is None:
+            self.ensure(UserProfile(user_id, username, username), now)
+
     def ensure(self, profile: UserProfile, now: datetime) -> bool:
         """Write the profile unless the user has one: True when it is new."""
         try:

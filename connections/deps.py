@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chat.bus import FanoutPublisher, fanout_channel
-from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import Clock, SystemClock
@@ -47,8 +46,7 @@ class ConnectionsDeps:
         """Cognito signs in only confirmed users: the first connection of one without a
         profile creates it, unverified (a moderator approves it later)."""
         users = UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
-        if users.get(caller.user_id) is None:
-            users.ensure(UserProfile(caller.user_id, caller.username, caller.username), now)
+        users.sign_up(caller.user_id, caller.username, now)
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:

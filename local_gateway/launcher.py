@@ -282,6 +282,7 @@ def _check_free(host: str, port: int, key: str) -> None:
 def banner(info: StackInfo, info_file: Path | None) -> str:
     users = "\n".join(
         f"    {u.username:<8} password {u.password:<14} user id {u.user_id}"
+        + (f"   ({', '.join(u.groups)})" if u.groups else "")
         for u in info.demo_users
     )
     by_name = {u.username: u for u in info.demo_users}

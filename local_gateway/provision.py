@@ -33,18 +33,23 @@ PUSH_VISIBILITY_SECONDS = 60
 SELFIE_VISIBILITY_SECONDS = 60
 
 
+MODERATORS_GROUP = "moderators"
+
+
 @dataclass(frozen=True)
 class DemoUser:
     username: str
     display_name: str
     password: str
     user_id: str = ""
+    groups: tuple[str, ...] = ()
 
 
 DEMO_USERS: Sequence[DemoUser] = (
     DemoUser("alice", "Alice", "Alice-pass-1"),
     DemoUser("bob", "Bob", "Bob-pass-1"),
     DemoUser("carol", "Carol", "Carol-pass-1"),
+    DemoUser("mona", "Mona", "Mona-pass-1", groups=(MODERATORS_GROUP,)),
 )
 
 
@@ -330,6 +335,12 @@ def ensure_user_pool(clients: Clients) -> UserPool:
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
+    with contextlib.suppress(cognito.exceptions.GroupExistsException):
+        cognito.create_group(
+            GroupName=MODERATORS_GROUP,
+            UserPoolId=pool_id,
+            Description="May review verification cases",
+        )
     return UserPool(pool_id=pool_id, client_id=client_id)
 
 
@@ -360,7 +371,11 @@ def _ensure_user(
         "UserAttributes"
     ]
     user_id = next(a["Value"] for a in attributes if a["Name"] == "sub")
+    for group in user.groups:
+        cognito.admin_add_user_to_group(
+            UserPoolId=pool.pool_id, Username=user.username, GroupName=group
+        )
     # Demo users are verified, as if a moderator had approved them: they can chat at once.
     profile = UserProfile(user_id, user.username, user.display_name, verified=True)
     directory.put(profile, datetime.now(UTC))
-    return DemoUser(user.username, user.display_name, user.password, user_id)
+    return DemoUser(user.username, user.display_name, user.password, user_id, user.groups)

@@ -51,6 +51,11 @@ WEBSOCKET_ROUTES: Mapping[str, str] = {
 # The HTTP API's routes (every one behind the Cognito JWT authorizer).
 HTTP_ROUTES: Mapping[str, str] = {
     "POST /selfie": "verification.handlers.request_selfie",
+    "GET /verification": "verification.handlers.verification_status",
+    "POST /verification/appeal": "verification.handlers.appeal",
+    "GET /moderation/cases": "verification.handlers.moderation_queue",
+    "GET /moderation/cases/{userId}": "verification.handlers.moderation_case",
+    "POST /moderation/cases/{userId}/decision": "verification.handlers.moderation_decision",
 }
 
 # Functions triggered by a queue (the setting that names the queue -> the handler).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import Clock, IdFactory, RandomIds, SystemClock
 from common.runtime import once, process_clients
@@ -24,7 +25,12 @@ class VerificationDeps:
     @functools.cached_property
     def cases(self) -> CaseStore:
         settings = self.clients.settings
-        return CaseStore(self.clients.dynamodb, settings.verifications_table, settings.audit_table)
+        return CaseStore(
+            self.clients.dynamodb,
+            settings.verifications_table,
+            settings.audit_table,
+            settings.users_table,
+        )
 
     @functools.cached_property
     def files(self) -> SelfieFiles:
@@ -43,9 +49,11 @@ class VerificationDeps:
     @functools.cached_property
     def verification(self) -> VerificationService:
         settings = self.clients.settings
+        users = UserDirectory(self.clients.dynamodb, settings.users_table)
         return VerificationService(
             cases=self.cases,
             files=self.files,
+            sign_up=lambda caller, now: users.sign_up(caller.user_id, caller.username, now),
             clock=self.clock,
             ids=self.ids,
             limits=SelfieLimits(settings.max_selfie_bytes, settings.upload_url_ttl_seconds),

@@ -50,6 +50,12 @@ class SelfieFiles:
             raise SelfieTooLarge(key)
         return data
 
+    def view_url(self, key: str, ttl_seconds: int) -> str:
+        """A presigned GET for a moderator, valid for ``ttl_seconds``."""
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=ttl_seconds
+        )
+
     def delete(self, key: str) -> None:
         """Gone for good: selfies are not kept once they are not needed."""
         self._client.delete_object(Bucket=self._bucket, Key=key)

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from chat.dynamo import Item, failed_at, is_cancelled_transaction, is_condition_failure
 from common.clock import iso_utc, parse_iso_utc
+from common.errors import NotFound
 from verification.errors import CaseChanged
 from verification.model import AuditEntry, Case, CaseState, RetryReason, Screening
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 BY_STATE_INDEX = "byState"  # state + submittedAt: the moderators' queue, oldest first
-_CASE_ITEM = 0  # position in the change transaction
+_CASE_ITEM, _AUDIT_ITEM = 0, 1  # positions in the change transaction
 
 
 class AuditEntryExists(Exception):
@@ -32,10 +33,13 @@ class AuditEntryExists(Exception):
 
 
 class CaseStore:
-    def __init__(self, client: DynamoDBClient, cases_table: str, audit_table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, cases_table: str, audit_table: str, users_table: str
+    ) -> None:
         self._client = client
         self._cases = cases_table
         self._audit = audit_table
+        self._users = users_table
 
     def get(self, user_id: str) -> Case | None:
         item = self._client.get_item(
@@ -70,8 +74,9 @@ class CaseStore:
         return raced
 
     def change(self, case: Case, read_version: int, entry: AuditEntry | None = None) -> None:
-        """Store ``case`` if it is still at ``read_version``, with its audit entry, atomically.
-        Raises CaseChanged when another change came first, AuditEntryExists on a rewrite."""
+        """Store ``case`` if it is still at ``read_version``, with its audit entry and, for a
+        decision, the user's ``verified`` flag, atomically. Raises CaseChanged when another
+        change came first, AuditEntryExists on a rewrite, NotFound for a user with no profile."""
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
@@ -84,6 +89,8 @@ class CaseStore:
         ]
         if entry is not None:
             items.append(self._append(entry))
+        if case.state.final:
+            items.append(self._verified(case.user_id, case.state is CaseState.APPROVED))
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -91,7 +98,9 @@ class CaseStore:
                 raise
             if failed_at(error, _CASE_ITEM):
                 raise CaseChanged() from error
-            raise AuditEntryExists(entry.user_id if entry else "") from error
+            if entry is not None and failed_at(error, _AUDIT_ITEM):
+                raise AuditEntryExists(entry.user_id) from error
+            raise NotFound("That user has no profile.") from error
 
     def queue(
         self, limit: int, after: tuple[datetime, str] | None = None
@@ -129,6 +138,18 @@ class CaseStore:
             ConsistentRead=True,
         )
         return [_entry_from_item(item) for page in pages for item in page.get("Items", [])]
+
+    def _verified(self, user_id: str, verified: bool) -> TransactWriteItemTypeDef:
+        """The gate reads this flag: set with the decision, in the same transaction."""
+        return {
+            "Update": {
+                "TableName": self._users,
+                "Key": {"userId": {"S": user_id}},
+                "UpdateExpression": "SET verified = :v",
+                "ConditionExpression": "attribute_exists(userId)",
+                "ExpressionAttributeValues": {":v": {"BOOL": verified}},
+            }
+        }
 
     def _append(self, entry: AuditEntry) -> TransactWriteItemTypeDef:
         return {

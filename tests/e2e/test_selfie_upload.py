@@ -4,12 +4,13 @@ route's own for a bad request."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import requests
 
-from sotto_cli.client import sign_in
+from sotto_cli.client import SottoClient, sign_in
 from tests.e2e.clients import PASSWORD, signed_up
 from tests.e2e.conftest import Stack
 
@@ -95,3 +96,31 @@ def test_an_uploaded_selfie_is_screened_into_the_moderators_queue(stack: Stack) 
     assert post(stack, token, {"contentType": "image/jpeg", "size": 10}).json()["code"] == (
         "invalid_state"
     )  # a moderator has the case now
+
+    # Mona, a moderator, finds the case, looks at the selfie and approves; now the user chats.
+    mona = stack.user("mona")
+    mona_token = sign_in(stack.config, mona["username"], mona["password"])
+    api = stack.info["http_api_url"]
+    as_mona = {"Authorization": f"Bearer {mona_token}"}
+    queue = requests.get(f"{api}/moderation/cases?limit=100", headers=as_mona, timeout=30).json()
+    assert user_id in [c["userId"] for c in queue["cases"]]
+    case = requests.get(f"{api}/moderation/cases/{user_id}", headers=as_mona, timeout=30).json()
+    assert requests.get(case["selfieUrl"], timeout=30).content == JPEG
+    decided = requests.post(
+        f"{api}/moderation/cases/{user_id}/decision",
+        json={"version": case["version"], "approve": True},
+        headers=as_mona,
+        timeout=30,
+    )
+    assert (decided.status_code, decided.json()["state"]) == (200, "approved")
+    as_user = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{api}/moderation/cases", headers=as_user, timeout=30).status_code == 403
+
+    async def chats() -> dict[str, Any]:
+        client = await SottoClient.connect(stack.config.ws_url, token)
+        try:
+            return await client.request("conversations")
+        finally:
+            await client.close()
+
+    assert asyncio.run(asyncio.wait_for(chats(), 30))["type"] == "conversations"

@@ -13,7 +13,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from chat.model import UserProfile
+from chat.store import UserDirectory
 from common.clients import Clients
+from common.errors import NotFound
 from tests.functional.conftest import AtomicRequests
 from verification.errors import CaseChanged
 from verification.model import Case, CaseState, RetryReason
@@ -30,11 +33,15 @@ SELFIE = json.loads(
 @pytest.fixture
 def store(aws: Clients) -> CaseStore:
     settings = aws.settings
-    return CaseStore(aws.dynamodb, settings.verifications_table, settings.audit_table)
+    return CaseStore(
+        aws.dynamodb, settings.verifications_table, settings.audit_table, settings.users_table
+    )
 
 
 def queued(store: CaseStore, user_id: str, at: datetime) -> Case:
-    """A user's case taken through a selfie and screening into the queue, as stored."""
+    """A signed-up user's case taken through a selfie and screening into the queue."""
+    users = UserDirectory(store._client, store._users)
+    users.ensure(UserProfile(user_id, user_id, user_id), at)
     case = Case(user_id, CaseState.UNVERIFIED, at)
     assert store.open(case)
     arrived = selfie_arrived(case, f"selfies/{user_id}/s1", "ab" * 32, at)
@@ -54,7 +61,12 @@ def test_a_case_is_opened_once_and_read_back_whole(store: CaseStore) -> None:
 def test_two_moderators_cannot_both_decide_one_case(aws: Clients) -> None:
     settings = aws.settings
     atomic = AtomicRequests(aws.dynamodb)  # DynamoDB's per-request atomicity, which moto lacks
-    store = CaseStore(atomic, settings.verifications_table, settings.audit_table)  # type: ignore[arg-type]
+    store = CaseStore(
+        atomic,  # type: ignore[arg-type]
+        settings.verifications_table,
+        settings.audit_table,
+        settings.users_table,
+    )
     case = queued(store, "u-1", NOW)
     outcomes: list[str] = []
     start = threading.Barrier(2)
@@ -162,3 +174,23 @@ def test_a_file_rekognition_cannot_read_is_unreadable() -> None:
         stub.add_client_error("detect_faces", "InvalidImageFormatException", http_status_code=400)
         with pytest.raises(UnreadableImage):
             FaceDetector(client).detect("selfies", "selfies/u-1/s1")
+
+
+def test_a_decision_sets_the_users_verified_flag_in_the_same_transaction(
+    store: CaseStore, aws: Clients
+) -> None:
+    users = UserDirectory(aws.dynamodb, aws.settings.users_table)
+    waiting = queued(store, "u-1", NOW)
+    approved, entry = decide(waiting, "mod-1", True, None, NOW)
+    store.change(approved, waiting.version, entry)
+    profile = users.get("u-1")
+    assert profile is not None and profile.verified
+
+    # No profile, no decision: nothing of it lands.
+    orphan = queued(store, "u-2", NOW)
+    aws.dynamodb.delete_item(TableName=aws.settings.users_table, Key={"userId": {"S": "u-2"}})
+    rejected, entry = decide(orphan, "mod-1", False, "no", NOW)
+    with pytest.raises(NotFound):
+        store.change(rejected, orphan.version, entry)
+    assert store.get("u-2") == orphan
+    assert [e.action for e in store.history("u-2")] == ["screened"]

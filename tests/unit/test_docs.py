@@ -9,7 +9,7 @@ from common.errors import SottoError
 from common.events import CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE
 from common.settings import documented_variables
 from local_gateway.limits import GatewayLimits
-from local_gateway.routes import WEBSOCKET_ROUTES
+from local_gateway.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
@@ -58,3 +58,8 @@ def test_the_documented_limits_are_the_gateways() -> None:
 def test_every_setting_is_in_the_readme_table() -> None:
     for key, _ in documented_variables():
         assert f"| `{key}` |" in README, key
+
+
+def test_every_http_route_is_documented() -> None:
+    for route in HTTP_ROUTES:
+        assert f"### `{route}`" in PROTOCOL, route
