@@ -14,7 +14,7 @@ from typing import Protocol
 from chat.conversation_store import ConversationStore
 from chat.logic import plan_fanout, unreached
 from chat.member_cache import MemberLookup
-from chat.model import FanoutEnvelope, MissedMessage
+from chat.model import FanoutEnvelope, MissedMessage, Notice
 from chat.safety_store import BlockStore
 from common.clock import Clock
 from common.logs import get_logger
@@ -24,12 +24,14 @@ log = get_logger("fanout")
 
 
 class MissedHandoff(Protocol):
+    """Hands users an event reached on no connection to notifications (enqueue only: never
+    wait for a push service here). Both raise HandoffFailed."""
+
     def missed(
         self, conversation_id: str, message: MissedMessage, sender_id: str, user_ids: Sequence[str]
-    ) -> None:
-        """Hand members who heard a message on no connection to notifications (enqueue only:
-        never wait for a push service here). Raises HandoffFailed."""
-        ...
+    ) -> None: ...
+
+    def noticed(self, notice: Notice, user_ids: Sequence[str]) -> None: ...
 
 
 class HandoffFailed(Exception):
@@ -80,7 +82,7 @@ class FanoutService:
             await asyncio.to_thread(self._connections.forget, forgotten, self._clock.now())
             log.info("forgot %d gone connection(s)", len(gone))
         offline: list[str] = []
-        if envelope.missed is not None:
+        if envelope.missed is not None or envelope.notice is not None:
             offline = await asyncio.to_thread(self._hand_off_missed, envelope, users, live, gone)
         report = FanoutReport(
             delivered=len(targets) - len(gone), gone=tuple(sorted(gone)), missed_by=tuple(offline)
@@ -91,16 +93,19 @@ class FanoutService:
     def _hand_off_missed(
         self, envelope: FanoutEnvelope, users: list[str], live: dict[str, str], gone: set[str]
     ) -> list[str]:
-        """Members who heard a message on no connection go to notifications."""
-        missed, sender = envelope.missed, envelope.sender_id
-        if missed is None or sender is None:
-            return []
-        offline = unreached(users, live, gone, sender)
-        if offline and self._missed is not None:
-            try:
-                self._missed.missed(envelope.conversation_id, missed, sender, offline)
-            except HandoffFailed as error:
-                log.warning("%d member(s) will get no push: %s", len(offline), error)
+        """Users who heard a message (or a notice) on no connection go to notifications."""
+        offline = unreached(users, live, gone, envelope.sender_id)
+        if not offline or self._missed is None:
+            return offline
+        try:
+            if envelope.missed is not None and envelope.sender_id is not None:
+                self._missed.missed(
+                    envelope.conversation_id, envelope.missed, envelope.sender_id, offline
+                )
+            elif envelope.notice is not None:
+                self._missed.noticed(envelope.notice, offline)
+        except HandoffFailed as error:
+            log.warning("%d user(s) will get no push: %s", len(offline), error)
         return offline
 
     def _audience(self, envelope: FanoutEnvelope) -> list[str]:

@@ -201,6 +201,7 @@ class FanoutEnvelope:
     sender_id: str | None = None
     contacts_of: str | None = None
     missed: MissedMessage | None = None  # set for messages: who misses it gets a push
+    notice: Notice | None = None  # another event worth a push to whoever it reaches nowhere
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"c": self.conversation_id, "s": self.sender_connection_id}
@@ -212,13 +213,15 @@ class FanoutEnvelope:
             data["k"] = self.contacts_of
         if self.missed is not None:
             data["n"] = [self.missed.seq, self.missed.duration_ms]
+        if self.notice is not None:
+            data["o"] = [self.notice.kind, self.notice.detail]
         data["p"] = self.payload
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> FanoutEnvelope:
         data: dict[str, Any] = json.loads(raw)
-        missed = data.get("n")
+        missed, notice = data.get("n"), data.get("o")
         return cls(
             data["c"],
             data["s"],
@@ -227,6 +230,7 @@ class FanoutEnvelope:
             sender_id=data.get("f"),
             contacts_of=data.get("k"),
             missed=MissedMessage(int(missed[0]), int(missed[1])) if missed else None,
+            notice=Notice(NoticeKind(notice[0]), str(notice[1])) if notice else None,
         )
 
 
@@ -236,3 +240,16 @@ class MissedMessage:
 
     seq: int
     duration_ms: int
+
+
+class NoticeKind(StrEnum):
+    VERIFICATION = "verification"  # detail: the case's new state
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An event other than a message that a user should hear of even when not connected: its
+    kind and what it says."""
+
+    kind: NoticeKind
+    detail: str

@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chat.fanout import HandoffFailed
-from chat.model import MissedMessage
-from notifications.model import FlushJob, MessageJob, PushJob, WaitingMessage, job_to_json
+from chat.model import MissedMessage, Notice
+from notifications.model import (
+    FlushJob,
+    MessageJob,
+    NoticeJob,
+    PushJob,
+    WaitingMessage,
+    job_to_json,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,6 +41,13 @@ class PushJobs:
         waiting = WaitingMessage(message.seq, sender_id, message.duration_ms)
         try:
             self.put(MessageJob(conversation_id, waiting, tuple(user_ids)))
+        except (BotoCoreError, ClientError) as error:
+            raise HandoffFailed(str(error)) from error
+
+    def noticed(self, notice: Notice, user_ids: Sequence[str]) -> None:
+        """These users heard a notice on no connection: they get a push."""
+        try:
+            self.put(NoticeJob(notice.kind, notice.detail, tuple(user_ids)))
         except (BotoCoreError, ClientError) as error:
             raise HandoffFailed(str(error)) from error
 

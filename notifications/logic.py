@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from chat.model import NoticeKind
 from notifications.model import Preferences, Push, PushKind, WaitingMessage
 
 APP_NAME = "Sotto"
@@ -29,12 +30,16 @@ def audible(
     """The waiting messages this user should be pushed about, in seq order: never their own,
     never from someone they blocked, nothing while the conversation is muted or they are not
     to be disturbed."""
-    dnd = preferences.do_not_disturb
     mute = preferences.muted.get(conversation_id)
-    if (dnd is not None and dnd.active(now)) or (mute is not None and mute.active(now)):
+    if not_to_be_disturbed(preferences, now) or (mute is not None and mute.active(now)):
         return []
     kept = [m for m in waiting if m.sender_id != user_id and m.sender_id not in blocked]
     return sorted(kept, key=lambda m: m.seq)
+
+
+def not_to_be_disturbed(preferences: Preferences, now: datetime) -> bool:
+    dnd = preferences.do_not_disturb
+    return dnd is not None and dnd.active(now)
 
 
 def message_push(
@@ -74,6 +79,22 @@ def welcome_push(display_name: str) -> Push:
         body=f"Hi {display_name}, you're all set. Say hello with a voice message!",
         badge=0,
     )
+
+
+# What a verification's outcome says on the lock screen; the app opens its status on a tap.
+VERIFICATION_TEXTS = {
+    "approved": "You're verified: welcome to Sotto! Say hello with a voice message.",
+    "rejected": "Your verification was not approved. Open Sotto to see why.",
+    "retry": "We need another selfie to verify you. Open Sotto to take one.",
+}
+
+
+def notice_push(kind: NoticeKind, detail: str) -> Push | None:
+    """The push for a notice, or None for one that is not worth waking a phone."""
+    if kind is NoticeKind.VERIFICATION and detail in VERIFICATION_TEXTS:
+        body = VERIFICATION_TEXTS[detail]
+        return Push(kind=PushKind.VERIFICATION, title=APP_NAME, body=body, badge=0)
+    return None
 
 
 def clock_duration(milliseconds: int) -> str:

@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from chat.model import NoticeKind
+
 
 class Platform(StrEnum):
     """A device's push service, as the app names it; ``sns_name`` is SNS's name for it."""
@@ -87,7 +89,16 @@ class FlushJob:
     conversation_id: str
 
 
-PushJob = MessageJob | FlushJob
+@dataclass(frozen=True)
+class NoticeJob:
+    """Users who missed a notice (their verification's outcome): push it at once."""
+
+    kind: NoticeKind
+    detail: str
+    user_ids: tuple[str, ...]
+
+
+PushJob = MessageJob | FlushJob | NoticeJob
 
 
 def job_to_json(job: PushJob) -> str:
@@ -99,6 +110,13 @@ def job_to_json(job: PushJob) -> str:
             "seq": job.message.seq,
             "senderId": job.message.sender_id,
             "durationMs": job.message.duration_ms,
+            "userIds": list(job.user_ids),
+        }
+    elif isinstance(job, NoticeJob):
+        data = {
+            "kind": "notice",
+            "notice": job.kind,
+            "detail": job.detail,
             "userIds": list(job.user_ids),
         }
     else:
@@ -115,6 +133,9 @@ def job_from_json(raw: str) -> PushJob:
         message = WaitingMessage(int(data["seq"]), str(data["senderId"]), int(data["durationMs"]))
         users = tuple(str(u) for u in data["userIds"])
         return MessageJob(str(data["conversationId"]), message, users)
+    if data["kind"] == "notice":
+        users = tuple(str(u) for u in data["userIds"])
+        return NoticeJob(NoticeKind(data["notice"]), str(data["detail"]), users)
     raise ValueError(f"unknown push job kind {data['kind']!r}")
 
 
@@ -131,6 +152,7 @@ def endpoint_in_event(message: str) -> str | None:
 class PushKind(StrEnum):
     MESSAGE = "message"
     WELCOME = "welcome"
+    VERIFICATION = "verification"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,23 @@ from common.clock import Clock
 from common.logs import correlation, get_logger
 from notifications.buffer import BufferUnavailable, PushBuffer
 from notifications.jobs import PushJobs
-from notifications.logic import audible, flush_delay, message_push, welcome_push
-from notifications.model import Device, FlushJob, MessageJob, Push, PushJob, WaitingMessage
+from notifications.logic import (
+    audible,
+    flush_delay,
+    message_push,
+    not_to_be_disturbed,
+    notice_push,
+    welcome_push,
+)
+from notifications.model import (
+    Device,
+    FlushJob,
+    MessageJob,
+    NoticeJob,
+    Push,
+    PushJob,
+    WaitingMessage,
+)
 from notifications.sns import EndpointGone, PushEndpoints, PushFailed
 from notifications.store import DeviceStore
 
@@ -53,6 +68,8 @@ class PushService:
         if isinstance(job, MessageJob):
             for user_id in job.user_ids:
                 self._hold(user_id, job.conversation_id, job.message)
+        elif isinstance(job, NoticeJob):
+            self._notice(job)
         else:
             self._flush(job)
 
@@ -79,6 +96,19 @@ class PushService:
             self._devices.delete_device(user_id, device_id)
             log.info("forgot a device whose endpoint SNS disabled")
         self._endpoints.delete(endpoint_arn)
+
+    def _notice(self, job: NoticeJob) -> None:
+        """A notice is pushed at once (nothing to coalesce), unless the user is not to be
+        disturbed; it carries no detail beyond the app's words for it."""
+        push = notice_push(job.kind, job.detail)
+        if push is None:
+            return
+        for user_id in job.user_ids:
+            recipient = self._devices.recipient(user_id)
+            quiet = not_to_be_disturbed(recipient.preferences, self._clock.now())
+            if recipient.devices and not quiet:
+                name = self._chat.display_names([user_id]).get(user_id, user_id)
+                self._deliver(name, recipient.devices, push)
 
     def _hold(self, user_id: str, conversation_id: str, message: WaitingMessage) -> None:
         """Wait for more messages in the window, unless there is no window (or no Redis)."""

@@ -5,15 +5,25 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chat.deps import ChatDeps
+from chat.model import FanoutEnvelope, Notice, NoticeKind
+from chat.outbound import compact
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import Clock, IdFactory, RandomIds, SystemClock
+from common.logs import get_logger
 from common.runtime import once, process_clients
 from verification.files import SelfieFiles
+from verification.model import Case
 from verification.rekognition import FaceDetector
 from verification.screening import SelfieScreener
 from verification.service import SelfieLimits, VerificationService
 from verification.store import CaseStore
+from verification.wire import verification_event
+
+log = get_logger("verification")
 
 
 @dataclass
@@ -33,6 +43,27 @@ class VerificationDeps:
         )
 
     @functools.cached_property
+    def chat(self) -> ChatDeps:
+        return ChatDeps(self.clients, clock=self.clock)
+
+    def announce(self, case: Case) -> None:
+        """The outcome as a ``verification`` event on the user's connections (through the
+        fan-out, like any event), and a push when it reaches none of them."""
+        envelope = FanoutEnvelope(
+            f"verification#{case.user_id}",  # the ordering key: one user's outcomes in order
+            "",
+            compact(verification_event(case)),
+            user_ids=(case.user_id,),
+            notice=Notice(NoticeKind.VERIFICATION, case.state.value),
+        )
+        # Not a WebSocket request: the direct fan-out posts through the configured endpoint.
+        endpoint = self.clients.settings.management_endpoint or ""
+        try:
+            self.chat.outbound.send(envelope, endpoint)
+        except (ValueError, BotoCoreError, ClientError) as error:  # the decision stands
+            log.warning("could not tell the user their case moved: %s", error)
+
+    @functools.cached_property
     def files(self) -> SelfieFiles:
         return SelfieFiles(self.clients.s3, self.clients.settings.selfies_bucket)
 
@@ -42,6 +73,7 @@ class VerificationDeps:
             cases=self.cases,
             files=self.files,
             detector=FaceDetector(self.clients.rekognition),
+            announce=self.announce,
             clock=self.clock,
             max_bytes=self.clients.settings.max_selfie_bytes,
         )
@@ -54,6 +86,7 @@ class VerificationDeps:
             cases=self.cases,
             files=self.files,
             sign_up=lambda caller, now: users.sign_up(caller.user_id, caller.username, now),
+            announce=self.announce,
             clock=self.clock,
             ids=self.ids,
             limits=SelfieLimits(settings.max_selfie_bytes, settings.upload_url_ttl_seconds),

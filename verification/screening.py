@@ -14,6 +14,7 @@ from verification.files import SelfieFiles, selfie_owner
 from verification.model import Case, CaseState, RetryReason, Screening
 from verification.policy import Thresholds, expect_selfie, screen, screened, selfie_arrived
 from verification.rekognition import FaceDetector, UnreadableImage
+from verification.service import Announce
 from verification.store import CaseStore
 
 log = get_logger("screening")
@@ -26,6 +27,7 @@ class SelfieScreener:
         cases: CaseStore,
         files: SelfieFiles,
         detector: FaceDetector,
+        announce: Announce,
         clock: Clock,
         max_bytes: int,
         thresholds: Thresholds | None = None,
@@ -33,6 +35,7 @@ class SelfieScreener:
         self._cases = cases
         self._files = files
         self._detector = detector
+        self._announce = announce
         self._clock = clock
         self._max_bytes = max_bytes
         self._thresholds = thresholds or Thresholds()
@@ -57,6 +60,7 @@ class SelfieScreener:
             if moved.state is CaseState.RETRY:
                 self._files.delete(upload.key)
             log.info("selfie screened: %s %s", moved.state.value, moved.reason or "")
+            self._announce(moved)
 
     def _arrive(self, case: Case, upload: UploadedObject) -> Case | None:
         """The case with this selfie under screening, or None (and the selfie deleted) when

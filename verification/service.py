@@ -22,6 +22,8 @@ log = get_logger("verification")
 
 # Gives a user who has none a profile (their first request may come before any connection).
 SignUp = Callable[[Caller, datetime], None]
+# Tells the user their case moved: an event on their connections, else a push.
+Announce = Callable[[Case], None]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class VerificationService:
         cases: CaseStore,
         files: SelfieFiles,
         sign_up: SignUp,
+        announce: Announce,
         clock: Clock,
         ids: IdFactory,
         limits: SelfieLimits,
@@ -54,6 +57,7 @@ class VerificationService:
         self._cases = cases
         self._files = files
         self._sign_up = sign_up
+        self._announce = announce
         self._clock = clock
         self._ids = ids
         self._limits = limits
@@ -113,6 +117,7 @@ class VerificationService:
         if case.selfie_key is not None:
             self._files.delete(case.selfie_key)
         log.info("case decided: %s", moved.state.value)
+        self._announce(moved)
         return moved
 
     def _require(self, user_id: str) -> Case:

@@ -112,6 +112,11 @@ def status_view(case: Case) -> dict[str, Any]:
     }
 
 
+def verification_event(case: Case) -> dict[str, Any]:
+    """Sent to the user's connections whenever their case moves on without them."""
+    return {"type": "verification", **status_view(case)}
+
+
 def queue_view(cases: Sequence[Case], after: tuple[datetime, str] | None) -> dict[str, Any]:
     return {"cases": [_summary(c) for c in cases], "cursor": cursor_text(after)}
 

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from sotto_cli.client import SottoClient, sign_in
-from tests.e2e.clients import PASSWORD, signed_up
+from tests.e2e.clients import PASSWORD, next_event, signed_up
 from tests.e2e.conftest import Stack
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 2000 + b"\xff\xd9"
@@ -106,21 +106,24 @@ def test_an_uploaded_selfie_is_screened_into_the_moderators_queue(stack: Stack) 
     assert user_id in [c["userId"] for c in queue["cases"]]
     case = requests.get(f"{api}/moderation/cases/{user_id}", headers=as_mona, timeout=30).json()
     assert requests.get(case["selfieUrl"], timeout=30).content == JPEG
-    decided = requests.post(
-        f"{api}/moderation/cases/{user_id}/decision",
-        json={"version": case["version"], "approve": True},
-        headers=as_mona,
-        timeout=30,
-    )
-    assert (decided.status_code, decided.json()["state"]) == (200, "approved")
     as_user = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{api}/moderation/cases", headers=as_user, timeout=30).status_code == 403
 
-    async def chats() -> dict[str, Any]:
+    async def approved_while_connected() -> tuple[dict[str, Any], dict[str, Any]]:
         client = await SottoClient.connect(stack.config.ws_url, token)
         try:
-            return await client.request("conversations")
+            decided = await asyncio.to_thread(
+                requests.post,
+                f"{api}/moderation/cases/{user_id}/decision",
+                json={"version": case["version"], "approve": True},
+                headers=as_mona,
+                timeout=30,
+            )
+            assert (decided.status_code, decided.json()["state"]) == (200, "approved")
+            told = await next_event(client, seconds=20, types=("verification",))
+            return told, await client.request("conversations")
         finally:
             await client.close()
 
-    assert asyncio.run(asyncio.wait_for(chats(), 30))["type"] == "conversations"
+    told, listed = asyncio.run(asyncio.wait_for(approved_while_connected(), 40))
+    assert (told["state"], listed["type"]) == ("approved", "conversations")

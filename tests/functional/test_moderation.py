@@ -15,8 +15,10 @@ import requests
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import ManualClock, SequentialIds
+from common.events import Caller
 from common.http_events import HttpRequest, http_api_event
 from tests.functional.helpers import NOW
+from tests.functional.pushing import Pushes
 from verification import handlers
 from verification.deps import VerificationDeps
 from verification.model import Case, CaseState
@@ -188,3 +190,24 @@ def test_a_rejection_says_why_and_may_be_appealed_once(api: Api) -> None:
     api.decide("u-erin", rejected["version"] + 1, False, "Still not eligible")
     status, again = api.call(handlers.appeal, ERIN, "POST /verification/appeal", body)
     assert (status, again["code"]) == (409, "appeal_used")
+
+
+def test_the_outcome_reaches_the_user_live_or_by_push(aws: Clients) -> None:
+    pushes = Pushes(aws)  # SNS platform applications, the push queue and worker
+    api = Api(pushes.clients)
+    api.deps.__dict__["chat"] = pushes.chat  # records what would go out live
+    erin = Caller("u-erin", "erin")
+    pushes.register(erin, "erin-phone")
+    waiting = api.in_queue("u-erin")
+    api.decide("u-erin", waiting.version, True)
+
+    [(envelope, _)] = pushes.chat.direct
+    assert envelope.user_ids == ("u-erin",)
+    event = json.loads(envelope.payload)
+    assert (event["type"], event["state"]) == ("verification", "approved")
+
+    assert pushes.fan_out_sends() == [("u-erin",)]  # no connection: it becomes a push
+    [push] = pushes.published(pushes.endpoint_of(erin, "erin-phone"))
+    body = json.loads(push["APNS"])
+    assert body["kind"] == "verification"
+    assert body["aps"]["alert"]["body"].startswith("You're verified")

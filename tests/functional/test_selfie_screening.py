@@ -20,7 +20,7 @@ from local_gateway.queues import sqs_event
 from tests.functional.helpers import NOW
 from verification import handlers
 from verification.deps import VerificationDeps
-from verification.model import CaseState, RetryReason
+from verification.model import Case, CaseState, RetryReason
 from verification.policy import selfie_arrived
 from verification.rekognition import ATTRIBUTES, FaceDetector
 from verification.screening import SelfieScreener
@@ -40,6 +40,7 @@ class World:
         self.deps = VerificationDeps(aws, clock=ManualClock(NOW))
         self.rekognition = boto3.client("rekognition", region_name="us-east-1")
         self.stub = Stubber(self.rekognition)
+        self.announced: list[Case] = []
         self.deps.__dict__["screener"] = self._screener()
 
     def _screener(self) -> SelfieScreener:
@@ -48,6 +49,7 @@ class World:
             cases=deps.cases,
             files=deps.files,
             detector=FaceDetector(self.rekognition),
+            announce=self.announced.append,
             clock=deps.clock,
             max_bytes=deps.clients.settings.max_selfie_bytes,
         )
@@ -102,6 +104,7 @@ def test_a_clear_selfie_goes_to_the_queue_hashed_and_audited(world: World) -> No
 
     world.deps.screener.process(upload)  # S3 and SQS may deliver the event twice
     assert world.deps.cases.history("u-erin") == [entry]  # and Rekognition was asked once
+    assert [c.state for c in world.announced] == [CaseState.PENDING_REVIEW]  # told once
 
 
 def test_a_poor_selfie_is_deleted_and_the_user_asked_for_another(world: World) -> None:
