@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint typecheck pytest bench clean
+.PHONY: install dev test lint typecheck pytest browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Sotto needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -29,8 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest
+
+browser:
+	@scripts/ensure-browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

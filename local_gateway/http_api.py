@@ -9,6 +9,8 @@ import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +31,16 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # an HTTP API's payload limit
 Authorize = Callable[[str], Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class StaticSite:
+    """Files served under ``prefix`` (in AWS: a bucket behind CloudFront), with a generated
+    ``config.json`` that tells the page where Cognito and the API are."""
+
+    prefix: str
+    directory: Path
+    config: Mapping[str, Any]
+
+
 class HttpApi:
     def __init__(
         self,
@@ -37,11 +49,13 @@ class HttpApi:
         *,
         api_id: str = "local",
         clock: Clock | None = None,
+        site: StaticSite | None = None,
     ) -> None:
         self._routes = dict(routes)
         self._authorize = authorize
         self._api_id = api_id
         self._clock = clock or SystemClock()
+        self._site = site
         self._invoker = LambdaInvoker(INTEGRATION_TIMEOUT_SECONDS, concurrency=8)
 
     def app(self) -> web.Application:
@@ -49,7 +63,27 @@ class HttpApi:
         for route_key, function in self._routes.items():
             method, path = route_key.split(" ", 1)
             app.router.add_route(method, path, functools.partial(self._serve, route_key, function))
+        if self._site is not None:
+            self._add_site(app, self._site)
         return app
+
+    @staticmethod
+    def _add_site(app: web.Application, site: StaticSite) -> None:
+        config = json.dumps(dict(site.config))
+
+        async def config_json(request: web.Request) -> web.Response:
+            return web.Response(text=config, content_type="application/json")
+
+        async def to_index(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPFound(f"{site.prefix}/")
+
+        async def index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(site.directory / "index.html")
+
+        app.router.add_get(site.prefix, to_index)
+        app.router.add_get(f"{site.prefix}/", index)
+        app.router.add_get(f"{site.prefix}/config.json", config_json)
+        app.router.add_static(f"{site.prefix}/", site.directory)
 
     def close(self) -> None:
         self._invoker.close()

@@ -23,6 +23,7 @@ from aiohttp import web
 from fakeredis import TcpFakeServer
 from moto.server import ThreadedMotoServer
 
+import verification
 from chat.bus import FanoutSubscriber, fanout_channel
 from chat.deps import load as load_chat
 from common import runtime
@@ -30,12 +31,13 @@ from common.clients import Clients
 from common.settings import Settings
 from connections.deps import load as load_connections
 from local_gateway.delivery import GatewayDelivery
-from local_gateway.http_api import HttpApi
+from local_gateway.http_api import HttpApi, StaticSite
 from local_gateway.invoker import LambdaInvoker
 from local_gateway.limits import GatewayLimits
 from local_gateway.provision import (
     QUEUE_VISIBILITY_SECONDS,
     DemoUser,
+    UserPool,
     ensure_demo_users,
     ensure_platform_applications,
     provision,
@@ -54,6 +56,9 @@ from local_gateway.server import GatewayConfig, LocalGateway
 from local_gateway.streams import DynamoDbStreamEventSource
 
 log = logging.getLogger("sotto.launcher")
+
+# The moderators' console: static files that ship with the verification package.
+CONSOLE_DIRECTORY = Path(verification.__file__).parent / "console"
 
 # moto accepts any credentials; boto3 only needs some to sign with.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sotto-local", "AWS_SECRET_ACCESS_KEY": "sotto-local"}
@@ -128,7 +133,7 @@ class LocalStack:
             SOTTO_COGNITO_CLIENT_ID=pool.client_id,
             SOTTO_MANAGEMENT_ENDPOINT=management,
         )
-        http_api_url = await self._start_http_api()
+        http_api_url = await self._start_http_api(pool)
         await self._start_subscriber(redis_url)
         await self._start_queue_consumers(clients)
         await self._start_stream_consumers(clients)
@@ -199,10 +204,23 @@ class LocalStack:
         await web.TCPSite(self._rekognition_runner, host, 0).start()
         return f"http://{host}:{self._rekognition_runner.addresses[0][1]}"
 
-    async def _start_http_api(self) -> str:
-        """The HTTP API, its JWT authorizer verifying tokens as the WebSocket authorizer does."""
+    async def _start_http_api(self, pool: UserPool) -> str:
+        """The HTTP API, its JWT authorizer verifying tokens as the WebSocket authorizer does,
+        and the moderators' console beside it (same origin: the page calls the API directly)."""
         verifier = load_connections().verifier
-        self._http_api = HttpApi(load_routes(HTTP_ROUTES), verifier.verified_claims)
+        settings = Settings.from_env(self._env)
+        console = StaticSite(
+            prefix="/console",
+            directory=CONSOLE_DIRECTORY,
+            config={
+                "cognitoEndpoint": settings.endpoint_for("cognito-idp")
+                or f"https://cognito-idp.{settings.region}.amazonaws.com/",
+                "clientId": pool.client_id,
+                "region": settings.region,
+                "apiBase": "",
+            },
+        )
+        self._http_api = HttpApi(load_routes(HTTP_ROUTES), verifier.verified_claims, site=console)
         self._http_api_runner = web.AppRunner(self._http_api.app(), access_log=None)
         await self._http_api_runner.setup()
         host = self._settings.gateway_host
@@ -296,6 +314,7 @@ Sotto is running locally.
   WebSocket API      {info.ws_url}?token=<Cognito ID or access token>
   @connections API   {info.management_endpoint}
   HTTP API           {info.http_api_url}   (Authorization: Bearer <token>)
+  Moderation console {info.http_api_url}/console/   (sign in as a moderator)
   AWS endpoint       {info.aws_endpoint}   (moto; region {info.region})
   Redis              {"fakeredis at " if info.fake_redis else ""}{info.redis_url}
   Cognito user pool  {info.user_pool_id}

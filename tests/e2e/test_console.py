@@ -1,0 +1,130 @@
+"""The moderators' console in a real headless Chromium (Debian's chromium and chromedriver,
+installed by ``make test``): a moderator signs in, sees the queue, opens a case, sees the selfie
+and approves it; the user's state changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from chat.ffmpeg import find_ffmpeg
+from sotto_cli.client import sign_in
+from tests.e2e.clients import PASSWORD, signed_up
+from tests.e2e.conftest import Stack
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SIDE = 64  # pixels of the test selfie
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI"):
+        pytest.fail("chromium and chromedriver must be installed (make test does it)")
+    pytest.skip("chromium and chromedriver are not installed", allow_module_level=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def a_jpeg(folder: Path) -> bytes:
+    """A real JPEG (the browser must be able to show it), made by our own ffmpeg."""
+    target = folder / "selfie.jpg"
+    subprocess.run(
+        [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"color=c=0xd08080:s={SIDE}x{SIDE}", "-frames:v", "1", str(target)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return target.read_bytes()
+
+
+def waiting_for_review(stack: Stack, jpeg: bytes) -> tuple[str, str]:
+    """A new user whose selfie is in the moderators' queue: (user id, their token)."""
+    token = sign_in(stack.config, signed_up(stack), PASSWORD)
+    api = stack.info["http_api_url"]
+    auth = {"Authorization": f"Bearer {token}"}
+    grant = requests.post(
+        f"{api}/selfie", json={"contentType": "image/jpeg", "size": len(jpeg)}, headers=auth,
+        timeout=30,
+    ).json()  # fmt: skip
+    files = {"file": ("me.jpg", jpeg, "image/jpeg")}
+    assert requests.post(grant["url"], data=grant["fields"], files=files, timeout=30).ok
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = requests.get(f"{api}/verification", headers=auth, timeout=30).json()
+        if status["state"] == "pending_review":
+            return grant["fields"]["key"].split("/")[1], token
+        time.sleep(0.2)
+    raise AssertionError(f"the selfie never reached the queue: {status}")
+
+
+def wait(driver: WebDriver, condition: Any, seconds: float = 20) -> Any:
+    return WebDriverWait(driver, seconds).until(condition)
+
+
+def test_a_moderator_approves_a_case_in_the_console(
+    stack: Stack, browser: WebDriver, tmp_path: Path
+) -> None:
+    user_id, token = waiting_for_review(stack, a_jpeg(tmp_path))
+    mona = stack.user("mona")
+
+    browser.get(f"{stack.info['http_api_url']}/console/")
+    wait(browser, expected_conditions.visibility_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys(mona["username"])
+    browser.find_element(By.ID, "password").send_keys(mona["password"])
+    browser.find_element(By.ID, "sign-in-button").click()
+
+    opener = (By.CSS_SELECTOR, f'button.open-case[data-user-id="{user_id}"]')
+    wait(browser, expected_conditions.element_to_be_clickable(opener)).click()
+    wait(
+        browser,
+        lambda d: d.execute_script("return document.getElementById('selfie').naturalWidth") == SIDE,
+    )
+    facts = browser.find_element(By.ID, "case-facts").text
+    assert "pending_review" in facts and "gender" not in facts.lower()
+
+    browser.find_element(By.ID, "approve").click()
+    wait(browser, expected_conditions.text_to_be_present_in_element((By.ID, "status"), "approved"))
+    mine = requests.get(
+        f"{stack.info['http_api_url']}/verification",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()
+    assert mine["state"] == "approved"
+
+
+def test_someone_who_is_not_a_moderator_is_told_so(stack: Stack, browser: WebDriver) -> None:
+    alice = stack.user("alice")
+    browser.get(f"{stack.info['http_api_url']}/console/")
+    wait(browser, expected_conditions.visibility_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys(alice["username"])
+    browser.find_element(By.ID, "password").send_keys(alice["password"])
+    browser.find_element(By.ID, "sign-in-button").click()
+    wait(
+        browser,
+        expected_conditions.text_to_be_present_in_element((By.ID, "status"), "moderators only"),
+    )
+    assert not browser.find_element(By.ID, "queue").is_displayed()
