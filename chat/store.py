@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 BY_USERNAME_INDEX = "byUsername"
+UNVERIFIED, APPROVED = "unverified", "approved"  # a profile's verification state
 RECEIPT_ATTRIBUTES = {ReceiptKind.DELIVERED: "deliveredTo", ReceiptKind.LISTENED: "listenedBy"}
 
 
@@ -331,7 +332,8 @@ def _profile_item(profile: UserProfile, now: datetime) -> Item:
         "userId": {"S": profile.user_id},
         "username": {"S": profile.username},
         "displayName": {"S": profile.display_name},
-        "verified": {"BOOL": profile.verified},
+        # A moderator's decision sets it (verification.store); only "approved" may chat.
+        "verification": {"S": APPROVED if profile.verified else UNVERIFIED},
         "createdAt": {"S": iso_utc(now)},
     }
 
@@ -341,5 +343,5 @@ def _profile_from_item(item: Item) -> UserProfile:
         user_id=item["userId"]["S"],
         username=item["username"]["S"],
         display_name=item.get("displayName", {}).get("S", item["username"]["S"]),
-        verified=bool(item.get("verified", {}).get("BOOL", False)),
+        verified=item.get("verification", {}).get("S") == APPROVED,
     )

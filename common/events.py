@@ -257,6 +257,31 @@ def _headers_and_query(conn: ConnectionInfo) -> dict[str, Any]:
     }
 
 
+# ---- Cognito triggers ----------------------------------------------------------------------
+
+CONFIRM_SIGN_UP = "PostConfirmation_ConfirmSignUp"
+
+
+@dataclass(frozen=True)
+class CognitoTrigger:
+    """A Cognito user pool trigger's event (the function must return it)."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def source(self) -> str:
+        return str(self.raw.get("triggerSource", ""))
+
+    @property
+    def username(self) -> str:
+        return str(self.raw.get("userName", ""))
+
+    @property
+    def user_id(self) -> str:
+        attributes: Mapping[str, Any] = (self.raw.get("request") or {}).get("userAttributes") or {}
+        return str(attributes.get("sub", ""))
+
+
 # ---- what handlers return ----------------------------------------------------------------
 
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from common.errors import BadRequest, UnknownAction
 from common.events import (
+    CONFIRM_SIGN_UP,
     CONTEXT_USER_ID,
     CONTEXT_USERNAME,
     AuthorizerRequest,
+    CognitoTrigger,
     WebSocketEvent,
     allow_policy,
 )
 from common.handler import Answer, Body, action, authorizer, lifecycle
+from common.logs import get_logger
 from connections.deps import ConnectionsDeps, load
 from connections.logic import token_from_query
+
+log = get_logger("connections")
 
 
 @authorizer(load)
@@ -47,3 +54,18 @@ def default(event: WebSocketEvent, body: Body, deps: ConnectionsDeps) -> Answer:
     if not isinstance(name, str) or not name:
         raise BadRequest("Every request needs an action.", field="action")
     raise UnknownAction(f"There is no action named {name[:64]!r}.")
+
+
+def post_confirmation(
+    event: dict[str, Any], context: Any = None, *, deps: ConnectionsDeps | None = None
+) -> dict[str, Any]:
+    """Cognito's post-confirmation trigger (in AWS): the confirmed user's profile, unverified,
+    at once. moto runs no triggers, so locally (and should this one fail) the user's first
+    connection or request creates it instead; Cognito gets its event back either way."""
+    trigger = CognitoTrigger(event)
+    if trigger.source == CONFIRM_SIGN_UP and trigger.user_id:
+        try:
+            (deps or load()).sign_up_user(trigger.user_id, trigger.username)
+        except (BotoCoreError, ClientError) as error:  # never block a confirmation
+            log.warning("no profile at confirmation (the first connection makes it): %s", error)
+    return event

@@ -65,6 +65,12 @@ QUEUE_FUNCTIONS: Mapping[str, str] = {
     "selfie_uploads_queue": "verification.handlers.screen_selfies",
 }
 
+# Cognito user pool triggers (in AWS only: moto runs none; the first connection or request
+# does the same job locally).
+COGNITO_TRIGGERS: Mapping[str, str] = {
+    "PostConfirmation": "connections.handlers.post_confirmation",
+}
+
 # Functions triggered by a table's stream (the setting that names the table -> the handler).
 STREAM_FUNCTIONS: Mapping[str, str] = {
     "users_table": "notifications.handlers.welcome",

@@ -75,7 +75,7 @@ class CaseStore:
 
     def change(self, case: Case, read_version: int, entry: AuditEntry | None = None) -> None:
         """Store ``case`` if it is still at ``read_version``, with its audit entry and, for a
-        decision, the user's ``verified`` flag, atomically. Raises CaseChanged when another
+        decision, the verification state on the user's profile, atomically. Raises CaseChanged when another
         change came first, AuditEntryExists on a rewrite, NotFound for a user with no profile."""
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -90,7 +90,7 @@ class CaseStore:
         if entry is not None:
             items.append(self._append(entry))
         if case.state.final:
-            items.append(self._verified(case.user_id, case.state is CaseState.APPROVED))
+            items.append(self._profile_state(case.user_id, case.state))
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -139,15 +139,16 @@ class CaseStore:
         )
         return [_entry_from_item(item) for page in pages for item in page.get("Items", [])]
 
-    def _verified(self, user_id: str, verified: bool) -> TransactWriteItemTypeDef:
-        """The gate reads this flag: set with the decision, in the same transaction."""
+    def _profile_state(self, user_id: str, state: CaseState) -> TransactWriteItemTypeDef:
+        """The profile's verification state, which the chat gate reads: written with the
+        decision, in the same transaction."""
         return {
             "Update": {
                 "TableName": self._users,
                 "Key": {"userId": {"S": user_id}},
-                "UpdateExpression": "SET verified = :v",
+                "UpdateExpression": "SET verification = :state",
                 "ConditionExpression": "attribute_exists(userId)",
-                "ExpressionAttributeValues": {":v": {"BOOL": verified}},
+                "ExpressionAttributeValues": {":state": {"S": state.value}},
             }
         }
 

@@ -37,7 +37,7 @@ def test_a_new_user_connects_but_may_not_chat_before_approval(stack: Stack) -> N
         TableName=stack.clients.settings.users_table,
         Key={"userId": {"S": _user_id(stack, username)}},
     )["Item"]
-    assert (profile["username"]["S"], profile["verified"]["BOOL"]) == (username, False)
+    assert (profile["username"]["S"], profile["verification"]["S"]) == (username, "unverified")
 
 
 def _user_id(stack: Stack, username: str) -> str:

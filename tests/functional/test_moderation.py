@@ -181,6 +181,11 @@ def test_a_rejection_says_why_and_may_be_appealed_once(api: Api) -> None:
     assert (status, mine["state"], mine["reason"]) == (200, "rejected", "Not eligible")
     profile = api.users.get("u-erin")
     assert profile is not None and not profile.verified
+    clients = api.deps.clients
+    item = clients.dynamodb.get_item(
+        TableName=clients.settings.users_table, Key={"userId": {"S": "u-erin"}}
+    )["Item"]
+    assert item["verification"]["S"] == "rejected"  # the profile's state, set with the decision
 
     body = {"message": "Please look again"}
     status, appealed = api.call(handlers.appeal, ERIN, "POST /verification/appeal", body)

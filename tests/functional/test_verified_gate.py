@@ -20,6 +20,7 @@ from connections.deps import ConnectionsDeps
 from local_gateway.routes import WEBSOCKET_ROUTES, load_function
 from notifications import handlers as push_handlers
 from notifications.deps import NotificationDeps
+from tests.events import load_event
 from tests.functional.chatting import ALICE, sign_up
 from tests.functional.conftest import OperationLog
 from tests.functional.helpers import NOW, RecordingChatDeps, action, connecting, frame
@@ -95,3 +96,16 @@ def test_with_redis_down_the_gate_reads_the_table(aws: Clients) -> None:
     sign_up(chat, ALICE)
     reply = answer(chat_handlers.conversations, ALICE, {"action": "conversations"}, chat)
     assert reply["type"] == "conversations", json.dumps(reply)
+
+
+def test_cognitos_post_confirmation_trigger_makes_the_profile(aws: Clients) -> None:
+    event = load_event("cognito_post_confirmation")
+    deps = ConnectionsDeps(aws)
+    assert connection_handlers.post_confirmation(event, deps=deps) == event  # Cognito's answer
+    user_id = event["request"]["userAttributes"]["sub"]
+    profile = UserDirectory(aws.dynamodb, aws.settings.users_table).get(user_id)
+    assert profile == UserProfile(user_id, "erin", "erin", verified=False)
+    forgot = {**event, "triggerSource": "PostConfirmation_ConfirmForgotPassword", "userName": "x"}
+    forgot["request"] = {"userAttributes": {"sub": "u-other"}}
+    connection_handlers.post_confirmation(forgot, deps=deps)
+    assert UserDirectory(aws.dynamodb, aws.settings.users_table).get("u-other") is None

@@ -9,7 +9,14 @@ from common.errors import SottoError
 from common.events import CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE
 from common.settings import documented_variables
 from local_gateway.limits import GatewayLimits
-from local_gateway.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
+from local_gateway.routes import (
+    COGNITO_TRIGGERS,
+    HTTP_ROUTES,
+    QUEUE_FUNCTIONS,
+    STREAM_FUNCTIONS,
+    WEBSOCKET_ROUTES,
+    load_function,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
@@ -63,3 +70,16 @@ def test_every_setting_is_in_the_readme_table() -> None:
 def test_every_http_route_is_documented() -> None:
     for route in HTTP_ROUTES:
         assert f"### `{route}`" in PROTOCOL, route
+
+
+def test_every_function_the_tables_name_exists() -> None:
+    """What serverless.yml will name: every handler path resolves to a function."""
+    for table in (
+        WEBSOCKET_ROUTES,
+        HTTP_ROUTES,
+        QUEUE_FUNCTIONS,
+        STREAM_FUNCTIONS,
+        COGNITO_TRIGGERS,
+    ):
+        for path in table.values():
+            assert callable(load_function(path)), path
