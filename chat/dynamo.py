@@ -37,6 +37,22 @@ def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def put_new(client: DynamoDBClient, table: str, item: Item, key_attribute: str) -> bool:
+    """Write ``item`` unless one with its key exists: True when it was new."""
+    try:
+        client.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": key_attribute},
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def batch_get(
     client: DynamoDBClient, table: str, keys: Sequence[Item], consistent: bool = True
 ) -> list[Item]:

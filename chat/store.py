@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from chat.conversation_store import ConversationStore
-from chat.dynamo import Item, batch_get, failed_at, is_cancelled_transaction, is_condition_failure
+from chat.dynamo import (
+    Item,
+    batch_get,
+    failed_at,
+    is_cancelled_transaction,
+    is_condition_failure,
+    put_new,
+)
 from chat.model import Ack, Head, Message, ReceiptKind, UserProfile
 from common.clock import iso_utc, parse_iso_utc
 from common.errors import Conflict, NotAMember
@@ -292,17 +299,7 @@ class UserDirectory:
 
     def ensure(self, profile: UserProfile, now: datetime) -> bool:
         """Write the profile unless the user has one: True when it is new."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_profile_item(profile, now),
-                ConditionExpression="attribute_not_exists(userId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return put_new(self._client, self._table, _profile_item(profile, now), "userId")
 
     def get(self, user_id: str) -> UserProfile | None:
         item = self._client.get_item(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from chat.dynamo import Item, is_condition_failure
+from chat.dynamo import Item, is_condition_failure, put_new
 from common.clock import iso_utc, parse_iso_utc
 from notifications.model import Device, Pause, Platform, Preferences, Recipient
 
@@ -93,21 +93,12 @@ class DeviceStore:
 
     def expect_welcome(self, user_id: str, now: datetime) -> bool:
         """Note that this user is owed a welcome; False when it was noted (or sent) before."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **_key(user_id, WELCOME),
-                    "status": {"S": WELCOME_PENDING},
-                    "at": {"S": iso_utc(now)},
-                },
-                ConditionExpression="attribute_not_exists(userId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        item: Item = {
+            **_key(user_id, WELCOME),
+            "status": {"S": WELCOME_PENDING},
+            "at": {"S": iso_utc(now)},
+        }
+        return put_new(self._client, self._table, item, "userId")
 
     def claim_welcome(self, user_id: str, now: datetime) -> bool:
         """Take the pending welcome for sending; exactly one caller ever gets True."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chat.dynamo import Item, failed_at, is_cancelled_transaction, is_condition_failure
+from chat.dynamo import Item, failed_at, is_cancelled_transaction, put_new
 from common.clock import iso_utc, parse_iso_utc
 from common.errors import NotFound
 from verification.errors import CaseChanged
@@ -49,17 +49,7 @@ class CaseStore:
 
     def open(self, case: Case) -> bool:
         """Start a user's case; False when they have one already."""
-        try:
-            self._client.put_item(
-                TableName=self._cases,
-                Item=_case_item(case),
-                ConditionExpression="attribute_not_exists(userId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return put_new(self._client, self._cases, _case_item(case), "userId")
 
     def case_of(self, user_id: str, now: datetime) -> Case:
         """The user's case, opened (unverified) if they have none yet."""
