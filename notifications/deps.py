@@ -96,6 +96,7 @@ class NotificationDeps:
             group_title=group_title,
             blocked_by=chat.blocks.blocked_by,
             unread_total=chat.inbox.unread_total,
+            verified=lambda user_id: bool((p := chat.users.get(user_id)) and p.verified),
         )
 
 

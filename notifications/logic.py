@@ -72,11 +72,17 @@ def message_push(
     )
 
 
-def welcome_push(display_name: str) -> Push:
+def welcome_push(display_name: str, verified: bool) -> Push:
+    """Hello to a new user: ready to talk, or to be told when they are (after verification)."""
+    then = (
+        "you're all set. Say hello with a voice message!"
+        if verified
+        else "glad you're here. We'll tell you as soon as you can start talking."
+    )
     return Push(
         kind=PushKind.WELCOME,
         title=f"Welcome to {APP_NAME}",
-        body=f"Hi {display_name}, you're all set. Say hello with a voice message!",
+        body=f"Hi {display_name}, {then}",
         badge=0,
     )
 

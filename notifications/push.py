@@ -42,6 +42,7 @@ class ChatFacts:
     group_title: Callable[[str], str | None]  # None for a direct conversation
     blocked_by: Callable[[str], set[str]]
     unread_total: Callable[[str], int]
+    verified: Callable[[str], bool]  # may the user chat yet
 
 
 class PushService:
@@ -85,7 +86,7 @@ class PushService:
         if not self._devices.claim_welcome(user_id, self._clock.now()):
             return
         name = self._chat.display_names([user_id]).get(user_id, "there")
-        self._deliver(name, devices, welcome_push(name))
+        self._deliver(name, devices, welcome_push(name, self._chat.verified(user_id)))
 
     def endpoint_changed(self, endpoint_arn: str) -> None:
         """SNS reported an event about an endpoint (updated, deleted, a delivery that failed for

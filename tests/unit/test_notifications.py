@@ -135,8 +135,10 @@ def test_every_platform_gets_its_own_body_and_no_url() -> None:
 
 
 def test_a_welcome_opens_no_conversation() -> None:
-    push = welcome_push("Dave")
+    push = welcome_push("Dave", verified=False)
     assert push.kind is PushKind.WELCOME and "Dave" in push.body
+    assert "as soon as you can start talking" in push.body
+    assert "Say hello" in welcome_push("Dave", verified=True).body
     message = json.loads(sns_message(push))
     assert "conversationId" not in json.loads(message["APNS"])
     assert "AWS.SNS.MOBILE.APNS.COLLAPSE_ID" not in sns_attributes(push)
