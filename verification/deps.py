@@ -86,6 +86,10 @@ class VerificationDeps:
             cases=self.cases,
             files=self.files,
             sign_up=lambda caller, now: users.sign_up(caller.user_id, caller.username, now),
+            names=lambda user_ids: {
+                p.user_id: f"{p.display_name} ({p.username})"
+                for p in users.get_many(list(user_ids)).values()
+            },
             announce=self.announce,
             clock=self.clock,
             ids=self.ids,

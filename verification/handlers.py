@@ -56,7 +56,7 @@ def moderation_case(event: HttpApiEvent, deps: VerificationDeps) -> dict[str, An
     """``GET /moderation/cases/{userId}``: one case, its history, and its selfie for now."""
     event.require_group(MODERATORS)
     view = deps.verification.open_case(event.path_parameter("userId"))
-    return case_view(view.case, view.history, view.selfie_url)
+    return case_view(view.case, view.name, view.history, view.selfie_url)
 
 
 @http_route(load)
@@ -71,7 +71,7 @@ def moderation_decision(event: HttpApiEvent, deps: VerificationDeps) -> dict[str
         decision.approve,
         decision.reason,
     )
-    return case_view(case, [], None)
+    return case_view(case, None, [], None)
 
 
 @sqs_batch(load)

@@ -3,7 +3,7 @@ case view and decision."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +24,8 @@ log = get_logger("verification")
 SignUp = Callable[[Caller, datetime], None]
 # Tells the user their case moved: an event on their connections, else a push.
 Announce = Callable[[Case], None]
+# Users' names (user id -> "Display name (username)") for moderators to know who is who.
+Names = Callable[[Sequence[str]], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class CaseView:
     """What a moderator sees of a case: the case, its history, and the selfie while it may."""
 
     case: Case
+    name: str | None
     history: list[AuditEntry]
     selfie_url: str | None
 
@@ -50,6 +53,7 @@ class VerificationService:
         files: SelfieFiles,
         sign_up: SignUp,
         announce: Announce,
+        names: Names,
         clock: Clock,
         ids: IdFactory,
         limits: SelfieLimits,
@@ -58,6 +62,7 @@ class VerificationService:
         self._files = files
         self._sign_up = sign_up
         self._announce = announce
+        self._names = names
         self._clock = clock
         self._ids = ids
         self._limits = limits
@@ -92,8 +97,11 @@ class VerificationService:
 
     def queue(
         self, limit: int, after: tuple[datetime, str] | None
-    ) -> tuple[list[Case], tuple[datetime, str] | None]:
-        return self._cases.queue(limit, after)
+    ) -> tuple[list[tuple[Case, str | None]], tuple[datetime, str] | None]:
+        """A page of the queue, each case with its user's name."""
+        cases, following = self._cases.queue(limit, after)
+        names = self._names([c.user_id for c in cases]) if cases else {}
+        return [(c, names.get(c.user_id)) for c in cases], following
 
     def open_case(self, user_id: str) -> CaseView:
         """The case with its history, and a short-lived link to the selfie while the case is
@@ -102,7 +110,8 @@ class VerificationService:
         url = None
         if case.state is CaseState.PENDING_REVIEW and case.selfie_key is not None:
             url = self._files.view_url(case.selfie_key, self._limits.view_url_ttl_seconds)
-        return CaseView(case, self._cases.history(user_id), url)
+        name = self._names([user_id]).get(user_id)
+        return CaseView(case, name, self._cases.history(user_id), url)
 
     def decide(
         self, moderator: Caller, user_id: str, version: int, approve: bool, reason: str | None

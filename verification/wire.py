@@ -117,15 +117,19 @@ def verification_event(case: Case) -> dict[str, Any]:
     return {"type": "verification", **status_view(case)}
 
 
-def queue_view(cases: Sequence[Case], after: tuple[datetime, str] | None) -> dict[str, Any]:
-    return {"cases": [_summary(c) for c in cases], "cursor": cursor_text(after)}
+def queue_view(
+    cases: Sequence[tuple[Case, str | None]], after: tuple[datetime, str] | None
+) -> dict[str, Any]:
+    return {"cases": [_summary(c, name) for c, name in cases], "cursor": cursor_text(after)}
 
 
-def case_view(case: Case, history: Sequence[AuditEntry], selfie_url: str | None) -> dict[str, Any]:
+def case_view(
+    case: Case, name: str | None, history: Sequence[AuditEntry], selfie_url: str | None
+) -> dict[str, Any]:
     """What a moderator sees of one case: never a gender, an age, a face attribute."""
     screening = case.screening
     return {
-        **_summary(case),
+        **_summary(case, name),
         "selfieUrl": selfie_url,
         "selfieSha256": case.selfie_sha256,
         "screening": None
@@ -143,9 +147,10 @@ def case_view(case: Case, history: Sequence[AuditEntry], selfie_url: str | None)
     }
 
 
-def _summary(case: Case) -> dict[str, Any]:
+def _summary(case: Case, name: str | None) -> dict[str, Any]:
     return {
         "userId": case.user_id,
+        "name": name,
         "state": case.state.value,
         "version": case.version,
         "appealed": case.appealed,

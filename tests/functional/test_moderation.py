@@ -117,6 +117,7 @@ def test_the_queue_is_oldest_first_and_pages(api: Api) -> None:
     status, first = api.call(handlers.moderation_queue, MONA, route, query={"limit": "2"})
     assert status == 200
     assert [c["userId"] for c in first["cases"]] == ["u-a", "u-b"]
+    assert [c["name"] for c in first["cases"]] == ["a (a)", "b (b)"]
     query = {"limit": "2", "cursor": first["cursor"]}
     _, rest = api.call(handlers.moderation_queue, MONA, route, query=query)
     assert [c["userId"] for c in rest["cases"]] == ["u-c"]

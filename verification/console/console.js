@@ -85,7 +85,7 @@ async function showQueue(more = false) {
     button.type = "button";
     button.className = "open-case";
     button.dataset.userId = item.userId;
-    button.textContent = `Open ${item.userId}`;
+    button.textContent = `Open ${item.name || item.userId}`;
     button.addEventListener("click", () => openCase(item.userId).catch(fail));
     const when = document.createElement("span");
     when.textContent = ` waiting since ${item.submittedAt}${item.appealed ? " (appeal)" : ""}`;
@@ -101,7 +101,7 @@ async function showQueue(more = false) {
 async function openCase(userId) {
   const found = await api("GET", `/moderation/cases/${encodeURIComponent(userId)}`);
   state.openCase = found;
-  $("case-user").textContent = found.userId;
+  $("case-user").textContent = found.name ? `${found.name}, ${found.userId}` : found.userId;
   const selfie = $("selfie");
   if (found.selfieUrl) {
     selfie.src = found.selfieUrl;
@@ -149,7 +149,7 @@ async function decide(approve) {
     approve,
     reason: reason || null,
   });
-  say(`${found.userId} is ${decided.state}.`);
+  say(`${found.name || found.userId} is ${decided.state}.`);
   await showQueue();
 }
 
