@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -72,3 +73,15 @@ def signed_up(stack: Stack) -> str:
     )
     cognito.admin_confirm_sign_up(UserPoolId=stack.info["user_pool_id"], Username=username)
     return username
+
+
+async def answer(socket: Any, *, request_id: str | None = None) -> dict[str, Any]:
+    """The next frame that answers a request on a raw socket: the one echoing ``request_id``,
+    or with none, the next ``pong`` or ``error``. Events (presence of a contact, a message)
+    may come first on a shared stack and are skipped."""
+    while True:
+        frame: dict[str, Any] = json.loads(await socket.recv())
+        if request_id is not None and frame.get("requestId") == request_id:
+            return frame
+        if request_id is None and frame.get("type") in ("pong", "error"):
+            return frame

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from sotto_cli.client import sign_in
+from tests.e2e.clients import answer
 from tests.e2e.conftest import Stack
 
 
@@ -93,7 +94,7 @@ def test_a_genuine_token_signed_the_same_way_is_accepted(stack: Stack) -> None:
     async def scenario() -> None:
         async with connect(f"{stack.info['ws_url']}?token={token}") as socket:
             await socket.send('{"action":"ping","requestId":"p"}')
-            assert json.loads(await socket.recv()) == {"type": "pong", "requestId": "p"}
+            assert await answer(socket, request_id="p") == {"type": "pong", "requestId": "p"}
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
@@ -115,6 +116,6 @@ def test_an_access_token_from_cognito_is_accepted_too(stack: Stack) -> None:
         access = result["AuthenticationResult"]["AccessToken"]
         async with connect(f"{stack.info['ws_url']}?token={access}") as socket:
             await socket.send('{"action":"ping"}')
-            assert json.loads(await socket.recv())["type"] == "pong"
+            assert (await answer(socket))["type"] == "pong"
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

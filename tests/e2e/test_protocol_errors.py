@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from sotto_cli.client import ServerError
-from tests.e2e.clients import connect_as, raw_socket, say, upload_clip
+from tests.e2e.clients import answer, connect_as, raw_socket, say, upload_clip
 from tests.e2e.conftest import Stack
 
 
@@ -67,9 +67,12 @@ def test_malformed_json_is_a_bad_request_and_the_socket_survives(stack: Stack) -
     async def scenario() -> None:
         async with raw_socket(stack, "alice") as socket:
             await socket.send("{this is not json")
-            assert json.loads(await socket.recv())["code"] == "bad_request"
+            assert (await answer(socket))["code"] == "bad_request"
             await socket.send('{"action":"ping","requestId":"after"}')
-            assert json.loads(await socket.recv()) == {"type": "pong", "requestId": "after"}
+            assert await answer(socket, request_id="after") == {
+                "type": "pong",
+                "requestId": "after",
+            }
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
