@@ -39,15 +39,15 @@ class PushJobs:
     ) -> None:
         """These members heard the message on no connection: they get a push."""
         waiting = WaitingMessage(message.seq, sender_id, message.duration_ms)
-        try:
-            self.put(MessageJob(conversation_id, waiting, tuple(user_ids)))
-        except (BotoCoreError, ClientError) as error:
-            raise HandoffFailed(str(error)) from error
+        self._hand_over(MessageJob(conversation_id, waiting, tuple(user_ids)))
 
     def noticed(self, notice: Notice, user_ids: Sequence[str]) -> None:
         """These users heard a notice on no connection: they get a push."""
+        self._hand_over(NoticeJob(notice.kind, notice.detail, tuple(user_ids)))
+
+    def _hand_over(self, job: PushJob) -> None:
         try:
-            self.put(NoticeJob(notice.kind, notice.detail, tuple(user_ids)))
+            self.put(job)
         except (BotoCoreError, ClientError) as error:
             raise HandoffFailed(str(error)) from error
 
