@@ -13,6 +13,9 @@ from typing import Literal
 
 MIB = 1024 * 1024
 MAX_PORT = 65535
+# Keys the pseudonymous ids in analytics exports. Fine on a laptop; a deployed stage sets its
+# own secret (serverless.yml reads it from SSM), and analytics refuses this one outside dev.
+LOCAL_ANALYTICS_KEY = "sotto-local-analytics-key"
 
 # Services whose endpoint can be overridden with AWS_ENDPOINT_URL_<SERVICE>, as boto3 does.
 ENDPOINT_SERVICES = (
@@ -56,6 +59,9 @@ _VARIABLES: Mapping[str, _Variable] = {
     "audit_table": _Variable("SOTTO_AUDIT_TABLE", "text", "sotto-{stage}-audit"),
     "clips_bucket": _Variable("SOTTO_CLIPS_BUCKET", "text", "sotto-{stage}-clips"),
     "selfies_bucket": _Variable("SOTTO_SELFIES_BUCKET", "text", "sotto-{stage}-selfies"),
+    "analytics_bucket": _Variable("SOTTO_ANALYTICS_BUCKET", "text", "sotto-{stage}-analytics"),
+    "analytics_key": _Variable("SOTTO_ANALYTICS_KEY", "text", LOCAL_ANALYTICS_KEY),
+    "analytics_log_max_events": _Variable("SOTTO_ANALYTICS_LOG_MAX_EVENTS", "int", 1_000_000),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
     "selfie_uploads_queue": _Variable(
@@ -126,6 +132,9 @@ class Settings:
     audit_table: str
     clips_bucket: str
     selfies_bucket: str
+    analytics_bucket: str
+    analytics_key: str
+    analytics_log_max_events: int
     uploads_queue: str
     push_queue: str
     selfie_uploads_queue: str
