@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = get_logger("analytics.export")
 
-COMPRESSION = "zstd"
+COMPRESSION: Final = "zstd"
 ROW_GROUP_ROWS = 128 * 1024
 
 
@@ -60,7 +60,7 @@ def without_duplicates(table: pa.Table) -> pa.Table:
     keep = []
     for event_id in ordered.column("event_id").to_pylist():
         keep.append(event_id not in seen)
-        seen.add(event_id)
+        seen.add(str(event_id))
     return ordered.filter(pa.array(keep, type=pa.bool_()))
 
 
@@ -121,7 +121,7 @@ class ParquetExporter:
         inputs = [f.key for f in present]
         tables = [read_parquet(self._get(key), event_type) for key in inputs]
         table = without_duplicates(pa.concat_tables(tables))
-        ids = pc.unique(table.column("event_id")).to_pylist()
+        ids = [str(i) for i in pc.unique(table.column("event_id")).to_pylist()]
         key = file_key(event_type, day, ids, compacted=True)
         self._put(key, parquet_bytes(table))
         # Only what was read goes: a batch exported meanwhile waits for the next compaction.

@@ -75,6 +75,8 @@ class LocalWarehouse:
 
     def __init__(self, folder: Path) -> None:
         self._connection = duckdb.connect(":memory:")
+        # Days are UTC days, as in Redshift, whatever the laptop's zone.
+        self._connection.execute("SET TimeZone = 'UTC'")
         for schema in EVENTS:
             self._define(schema, sorted((folder / type_prefix(schema.name)).glob("*/*.parquet")))
 
@@ -97,16 +99,16 @@ class LocalWarehouse:
         if not files:  # no events of this type yet: an empty table of the right shape
             empty = pa.Table.from_pylist([], schema=schema.arrow_schema())
             self._connection.register(f"{name}_empty", empty)
-            self._connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_empty")
+            self._connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_empty")  # noqa: S608 (a schema name)
             return
         columns = ", ".join(schema.column_names)
         listed = ", ".join(_sql_text(str(path)) for path in files)
         # One row per event_id, as the Redshift load keeps it: until a day is compacted, an
         # event written twice (a batch re-delivered in other boundaries) is in two files.
-        self._connection.execute(
-            f"CREATE VIEW {name} AS SELECT {columns} FROM read_parquet([{listed}]) "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY occurred_at) = 1"
-        )
+        source = f"read_parquet([{listed}])"
+        dedup = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY occurred_at) = 1"
+        view = f"CREATE VIEW {name} AS SELECT {columns} FROM {source} {dedup}"  # noqa: S608 (schema names, quoted paths)
+        self._connection.execute(view)
 
 
 def _sql_text(value: str) -> str:

@@ -8,6 +8,9 @@ import hashlib
 import hmac
 
 from analytics.schema import PID_LENGTH
+from common.settings import LOCAL_ANALYTICS_KEY, Settings, SettingsError
+
+PRODUCTION_STAGE = "prod"
 
 
 class Pseudonyms:
@@ -37,3 +40,13 @@ class Pseudonyms:
     def event(self, event_type: str, *natural_key: str | int) -> str:
         """An event's id from what makes it unique, so a re-delivered event keeps its id."""
         return self.of("event", event_type, *natural_key)
+
+
+def pseudonyms_for(settings: Settings) -> Pseudonyms:
+    """The stage's pseudonyms. Production must have a key of its own: with the published
+    local key anyone could recompute the pseudonyms of known ids."""
+    if settings.stage == PRODUCTION_STAGE and settings.analytics_key == LOCAL_ANALYTICS_KEY:
+        raise SettingsError(
+            "SOTTO_ANALYTICS_KEY", f"the {PRODUCTION_STAGE} stage needs its own key"
+        )
+    return Pseudonyms(settings.analytics_key)

@@ -7,6 +7,8 @@ import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from analytics.live_log import LiveDeliveries, LiveEventLog
+from analytics.pseudonym import pseudonyms_for
 from chat.audio import ClipLimits
 from chat.bus import FanoutPublisher, fanout_channel
 from chat.clip_store import ClipFiles, ClipStore
@@ -216,6 +218,16 @@ class ChatDeps:
             delivery=delivery,
             clock=self.clock,
             missed=self.push_jobs,
+            record=LiveDeliveries(self.analytics_log, pseudonyms_for(self.settings)),
+        )
+
+    @functools.cached_property
+    def analytics_log(self) -> LiveEventLog:
+        """What tables do not record (live deliveries, pushes), on its way to the exports."""
+        return LiveEventLog(
+            self.clients.redis,
+            self.settings.redis_namespace,
+            self.settings.analytics_log_max_events,
         )
 
     @functools.cached_property

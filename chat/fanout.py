@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from chat.conversation_store import ConversationStore
@@ -39,6 +40,15 @@ class HandoffFailed(Exception):
     message itself is stored and reaches them through ``sync``)."""
 
 
+class DeliveryRecord(Protocol):
+    """Notes who got a message live, for analytics. Best effort: it never raises, and the
+    fan-out never waits on it for anything but the call itself."""
+
+    def delivered(
+        self, conversation_id: str, message: MissedMessage, user_ids: Sequence[str], at: datetime
+    ) -> None: ...
+
+
 class DeliveryPort(Protocol):
     async def deliver(self, payload: str, connection_ids: Sequence[str]) -> set[str]:
         """Post ``payload`` to each connection; return the ids that answered Gone."""
@@ -63,6 +73,7 @@ class FanoutService:
         delivery: DeliveryPort,
         clock: Clock,
         missed: MissedHandoff | None = None,
+        record: DeliveryRecord | None = None,
     ) -> None:
         self._conversations = conversations
         self._members = members
@@ -71,6 +82,7 @@ class FanoutService:
         self._delivery = delivery
         self._clock = clock
         self._missed = missed
+        self._record = record
 
     async def fan_out(self, envelope: FanoutEnvelope) -> FanoutReport:
         users = await asyncio.to_thread(self._audience, envelope)
@@ -81,6 +93,15 @@ class FanoutService:
             forgotten = {cid: live[cid] for cid in gone}
             await asyncio.to_thread(self._connections.forget, forgotten, self._clock.now())
             log.info("forgot %d gone connection(s)", len(gone))
+        if envelope.missed is not None and self._record is not None:
+            reached = sorted({live[c] for c in targets if c not in gone} - {envelope.sender_id})
+            await asyncio.to_thread(
+                self._record.delivered,
+                envelope.conversation_id,
+                envelope.missed,
+                reached,
+                self._clock.now(),
+            )
         offline: list[str] = []
         if envelope.missed is not None or envelope.notice is not None:
             offline = await asyncio.to_thread(self._hand_off_missed, envelope, users, live, gone)

@@ -212,7 +212,7 @@ class FanoutEnvelope:
         if self.contacts_of is not None:
             data["k"] = self.contacts_of
         if self.missed is not None:
-            data["n"] = [self.missed.seq, self.missed.duration_ms]
+            data["n"] = [self.missed.seq, self.missed.duration_ms, self.missed.sent_at_ms]
         if self.notice is not None:
             data["o"] = [self.notice.kind, self.notice.detail]
         data["p"] = self.payload
@@ -229,17 +229,19 @@ class FanoutEnvelope:
             user_ids=tuple(data.get("u", ())),
             sender_id=data.get("f"),
             contacts_of=data.get("k"),
-            missed=MissedMessage(int(missed[0]), int(missed[1])) if missed else None,
+            missed=MissedMessage(*(int(n) for n in missed[:3])) if missed else None,
             notice=Notice(NoticeKind(notice[0]), str(notice[1])) if notice else None,
         )
 
 
 @dataclass(frozen=True)
 class MissedMessage:
-    """What a push about a message needs that the fan-out does not otherwise know."""
+    """What the fan-out does not otherwise know about a message: for the push to whoever
+    missed it, and for the record of its live deliveries (analytics)."""
 
     seq: int
     duration_ms: int
+    sent_at_ms: int = 0  # epoch milliseconds; 0 when unknown
 
 
 class NoticeKind(StrEnum):

@@ -242,6 +242,8 @@ class ChatService:
             sender_connection_id,
             compact(self._renderer.live(message, clip)),
             sender_id=message.sender_id,
-            missed=MissedMessage(message.seq, clip.duration_ms or 0),
+            missed=MissedMessage(
+                message.seq, clip.duration_ms or 0, round(message.sent_at.timestamp() * 1000)
+            ),
         )
         self._outbound.send(envelope, api_endpoint)

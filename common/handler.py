@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
@@ -192,6 +193,78 @@ def stream_batch(
             route(StreamChange(name, image or {}), deps)
 
     return _partial_batch(load_deps, EventType.DynamoDBStreams, one)
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One DynamoDB stream record with all a batch consumer needs (analytics reads both images)."""
+
+    event_id: str
+    event_name: str  # INSERT | MODIFY | REMOVE
+    table: str  # the table whose stream it came from
+    at: datetime  # ApproximateCreationDateTime: whole seconds
+    old_image: Mapping[str, Any]  # plain Python values; {} for an INSERT
+    new_image: Mapping[str, Any]  # {} for a REMOVE
+
+
+def stream_whole_batch(
+    load_deps: Callable[[], D],
+) -> Callable[[Callable[[Sequence[StreamRecord], D], None]], Handler[D]]:
+    """A function on a DynamoDB stream that handles a batch as one (it writes one file per
+    batch): if it raises, Lambda hands the same records over again."""
+
+    def decorate(route: Callable[[Sequence[StreamRecord], D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            resolved = deps if deps is not None else load_deps()
+            records = [_stream_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
+            route(records, resolved)
+            return {}
+
+        return handler
+
+    return decorate
+
+
+def _stream_record(record: DynamoDBRecord) -> StreamRecord:
+    change = record.dynamodb
+    created = change.approximate_creation_date_time if change else None
+    return StreamRecord(
+        event_id=record.event_id or "",
+        event_name=record.event_name.name if record.event_name else "",
+        table=table_of_stream(record.event_source_arn or ""),
+        at=datetime.fromtimestamp(created or 0, UTC),
+        old_image=(change.old_image if change else None) or {},
+        new_image=(change.new_image if change else None) or {},
+    )
+
+
+def table_of_stream(stream_arn: str) -> str:
+    """``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`` -> ``<name>``."""
+    _, _, resource = stream_arn.partition(":table/")
+    return resource.split("/", 1)[0]
+
+
+def scheduled(load_deps: Callable[[], D]) -> Callable[[Callable[[datetime, D], None]], Handler[D]]:
+    """A function on an EventBridge schedule: handed the time the schedule fired."""
+
+    def decorate(route: Callable[[datetime, D], None]) -> Handler[D]:
+        @functools.wraps(route)
+        def handler(
+            event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
+        ) -> dict[str, Any]:
+            resolved = deps if deps is not None else load_deps()
+            fired = str(event.get("time") or "")
+            at = datetime.fromisoformat(fired.replace("Z", "+00:00")) if fired else None
+            with correlation(scheduleId=str(event.get("id", ""))):
+                route(at or datetime.now(UTC), resolved)
+            return {}
+
+        return handler
+
+    return decorate
 
 
 def _partial_batch(

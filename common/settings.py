@@ -61,6 +61,7 @@ _VARIABLES: Mapping[str, _Variable] = {
     "selfies_bucket": _Variable("SOTTO_SELFIES_BUCKET", "text", "sotto-{stage}-selfies"),
     "analytics_bucket": _Variable("SOTTO_ANALYTICS_BUCKET", "text", "sotto-{stage}-analytics"),
     "analytics_key": _Variable("SOTTO_ANALYTICS_KEY", "text", LOCAL_ANALYTICS_KEY),
+    "clip_archive_days": _Variable("SOTTO_CLIP_ARCHIVE_DAYS", "int", 90),
     "analytics_log_max_events": _Variable("SOTTO_ANALYTICS_LOG_MAX_EVENTS", "int", 1_000_000),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
@@ -134,6 +135,7 @@ class Settings:
     selfies_bucket: str
     analytics_bucket: str
     analytics_key: str
+    clip_archive_days: int
     analytics_log_max_events: int
     uploads_queue: str
     push_queue: str

@@ -33,7 +33,8 @@ def authorize(request: AuthorizerRequest, deps: ConnectionsDeps) -> dict[str, An
 
 @lifecycle(load)
 def connect(event: WebSocketEvent, deps: ConnectionsDeps) -> None:
-    deps.connections.open(event.connection_id, event.require_caller(), event.header("Origin"))
+    node = f"{event.domain_name}/{event.stage}"
+    deps.connections.open(event.connection_id, event.require_caller(), event.header("Origin"), node)
 
 
 @lifecycle(load)

@@ -59,13 +59,14 @@ def _check_lifetime(claims: Mapping[str, Any], leeway: int, now: datetime) -> No
 
 
 def new_connection(
-    connection_id: str, caller: Caller, now: datetime, ttl_seconds: int
+    connection_id: str, caller: Caller, now: datetime, ttl_seconds: int, node: str = ""
 ) -> Connection:
     return Connection(
         connection_id=connection_id,
         user_id=caller.user_id,
         connected_at=now,
         expires_at=epoch_seconds(now + timedelta(seconds=ttl_seconds)),
+        node=node,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,9 +15,19 @@ class Connection:
     user_id: str
     connected_at: datetime
     expires_at: int  # epoch seconds; DynamoDB's TTL attribute, filtered on read as TTL is lazy
+    node: str = ""  # the endpoint holding it: the API's domain name and stage
 
     def is_live(self, now: datetime) -> bool:
         return self.expires_at > epoch_seconds(now)
+
+
+@dataclass(frozen=True)
+class Census:
+    """Who is online now, as Redis's presence records it."""
+
+    online_users: int
+    connections: int
+    by_node: Mapping[str, int]  # connections per node, for those that recorded their node
 
 
 @dataclass(frozen=True)

@@ -46,17 +46,23 @@ class ConnectionService:
         self._announce = announce
         self._sign_up = sign_up
 
-    def open(self, connection_id: str, caller: Caller, origin: str | None) -> Connection:
+    def open(
+        self, connection_id: str, caller: Caller, origin: str | None, node: str = ""
+    ) -> Connection:
         check_origin(origin, self._policy.allowed_origins)
         now = self._clock.now()
         cap = self._policy.max_per_user
         check_connection_cap(self._store.count_live(caller.user_id, now, at_most=cap), cap)
         self._sign_up(caller, now)
-        connection = new_connection(connection_id, caller, now, self._policy.ttl_seconds)
+        connection = new_connection(connection_id, caller, now, self._policy.ttl_seconds, node)
         self._store.put(connection)
         try:
             came_online = self._presence.online(
-                caller.user_id, connection_id, self._policy.ttl_seconds
+                caller.user_id,
+                connection_id,
+                self._policy.ttl_seconds,
+                node=node,
+                until=connection.expires_at,
             )
         except PresenceUnavailable as error:
             log.warning("presence not recorded: %s", error)
@@ -73,7 +79,9 @@ class ConnectionService:
             return
         now = self._clock.now()
         try:
-            went_offline = self._presence.offline(connection.user_id, connection_id, now)
+            went_offline = self._presence.offline(
+                connection.user_id, connection_id, now, connection.node
+            )
         except PresenceUnavailable as error:
             log.warning("presence not cleared: %s", error)
             went_offline = False

@@ -10,7 +10,7 @@ import redis
 from botocore.exceptions import ClientError
 
 from common.clock import epoch_seconds, iso_utc, parse_iso_utc
-from connections.model import Connection
+from connections.model import Census, Connection
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -120,6 +120,7 @@ def _to_item(connection: Connection) -> dict[str, AttributeValueTypeDef]:
         "userId": {"S": connection.user_id},
         "connectedAt": {"S": iso_utc(connection.connected_at)},
         "expiresAt": {"N": str(connection.expires_at)},
+        **({"node": {"S": connection.node}} if connection.node else {}),
     }
 
 
@@ -129,6 +130,7 @@ def _from_item(item: dict[str, AttributeValueTypeDef]) -> Connection:
         user_id=item["userId"]["S"],
         connected_at=parse_iso_utc(item["connectedAt"]["S"]),
         expires_at=int(item["expiresAt"]["N"]),
+        node=item.get("node", {}).get("S", ""),
     )
 
 
@@ -146,8 +148,11 @@ class PresenceStore:
         self._client = client
         self._namespace = namespace
 
-    def online(self, user_id: str, connection_id: str, ttl_seconds: int) -> bool:
-        """Record the connection; True when it is the user's only one (they just came online)."""
+    def online(
+        self, user_id: str, connection_id: str, ttl_seconds: int, node: str = "", until: int = 0
+    ) -> bool:
+        """Record the connection (on ``node``, the endpoint holding it, until epoch second
+        ``until``, when known); True when it is the user's only one (they just came online)."""
         key = self._key(user_id)
         try:
             with self._client.pipeline(transaction=True) as pipe:
@@ -155,12 +160,14 @@ class PresenceStore:
                 # Relative, so Redis's own clock decides; the newest connection lives longest.
                 pipe.expire(key, ttl_seconds)
                 pipe.scard(key)
-                added, _, count = pipe.execute()
+                if node:
+                    pipe.zadd(self._node_key(node), {connection_id: until})
+                added, _, count, *_ = pipe.execute()
         except redis.RedisError as error:
             raise PresenceUnavailable(str(error)) from error
         return bool(added) and int(count) == 1
 
-    def offline(self, user_id: str, connection_id: str, now: datetime) -> bool:
+    def offline(self, user_id: str, connection_id: str, now: datetime, node: str = "") -> bool:
         """Forget the connection; True when it was the user's last (they just went offline),
         in which case ``now`` becomes their last-seen time."""
         key = self._key(user_id)
@@ -168,13 +175,32 @@ class PresenceStore:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.srem(key, connection_id)
                 pipe.scard(key)
-                removed, count = pipe.execute()
+                if node:
+                    pipe.zrem(self._node_key(node), connection_id)
+                removed, count, *_ = pipe.execute()
             if removed and int(count) == 0:
                 self._client.set(self._seen_key(user_id), iso_utc(now), ex=self.LAST_SEEN_SECONDS)
                 return True
         except redis.RedisError as error:
             raise PresenceUnavailable(str(error)) from error
         return False
+
+    def census(self, now: datetime) -> Census:
+        """How many are online now, and on which nodes (for the analytics snapshots). Walks
+        the keys with SCAN, so it never blocks Redis; meant for a few runs an hour."""
+        try:
+            by_node: dict[str, int] = {}
+            for raw in self._client.scan_iter(match=self._node_key("*"), count=500):
+                key = _text(raw)
+                self._client.zremrangebyscore(key, "-inf", epoch_seconds(now))
+                by_node[key.removeprefix(self._node_key(""))] = int(self._client.zcard(key))
+            users = connections = 0
+            for raw in self._client.scan_iter(match=self._key("*"), count=500):
+                users += 1
+                connections += int(self._client.scard(_text(raw)))
+        except redis.RedisError as error:
+            raise PresenceUnavailable(str(error)) from error
+        return Census(online_users=users, connections=connections, by_node=by_node)
 
     def connection_ids(self, user_id: str) -> set[str]:
         try:
@@ -258,6 +284,9 @@ class PresenceStore:
 
     def _key(self, user_id: str) -> str:
         return f"{self._namespace}:presence:{user_id}"
+
+    def _node_key(self, node: str) -> str:
+        return f"{self._namespace}:node:{node}"
 
     def _seen_key(self, user_id: str) -> str:
         return f"{self._namespace}:lastseen:{user_id}"

@@ -48,10 +48,12 @@ from local_gateway.routes import (
     AUTHORIZER,
     HTTP_ROUTES,
     QUEUE_FUNCTIONS,
+    SCHEDULED_FUNCTIONS,
     STREAM_FUNCTIONS,
     load_function,
     load_routes,
 )
+from local_gateway.schedules import ScheduleSource
 from local_gateway.server import GatewayConfig, LocalGateway
 from local_gateway.streams import DynamoDbStreamEventSource
 
@@ -81,6 +83,7 @@ class StackInfo:
     client_id: str
     redis_url: str
     fake_redis: bool
+    analytics_bucket: str = ""
     demo_users: list[DemoUser] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -137,6 +140,7 @@ class LocalStack:
         await self._start_subscriber(redis_url)
         await self._start_queue_consumers(clients)
         await self._start_stream_consumers(clients)
+        self._start_schedules()
         return StackInfo(
             ws_url=await self._gateway.start_websocket(),
             management_endpoint=management,
@@ -147,6 +151,7 @@ class LocalStack:
             client_id=pool.client_id,
             redis_url=redis_url,
             fake_redis=not settings.redis_url,
+            analytics_bucket=settings.analytics_bucket,
             demo_users=users,
         )
 
@@ -255,17 +260,34 @@ class LocalStack:
 
     async def _start_stream_consumers(self, clients: Clients) -> None:
         """What serverless.yml wires as DynamoDB stream event sources."""
-        for setting, function in STREAM_FUNCTIONS.items():
-            table = getattr(self._settings, setting)
-            described = await asyncio.to_thread(clients.dynamodb.describe_table, TableName=table)
-            source = DynamoDbStreamEventSource(
-                clients.dynamodb_streams,
-                described["Table"]["LatestStreamArn"],
+        for function, settings in STREAM_FUNCTIONS.items():
+            for setting in settings:
+                table = getattr(self._settings, setting)
+                described = await asyncio.to_thread(
+                    clients.dynamodb.describe_table, TableName=table
+                )
+                source = DynamoDbStreamEventSource(
+                    clients.dynamodb_streams,
+                    described["Table"]["LatestStreamArn"],
+                    load_function(function),
+                    self._queue_invoker,
+                    region=self._settings.region,
+                )
+                name = f"stream:{table}:{function}"
+                self._queue_tasks.append(asyncio.create_task(source.run(), name=name))
+
+    def _start_schedules(self) -> None:
+        """What serverless.yml wires as EventBridge schedules, at their local pace."""
+        for function, schedule in SCHEDULED_FUNCTIONS.items():
+            source = ScheduleSource(
+                function.rsplit(".", 1)[-1],
                 load_function(function),
                 self._queue_invoker,
+                every_seconds=schedule.local_seconds,
                 region=self._settings.region,
             )
-            self._queue_tasks.append(asyncio.create_task(source.run(), name=f"stream:{table}"))
+            name = f"schedule:{function}"
+            self._queue_tasks.append(asyncio.create_task(source.run(), name=name))
 
     def _start_moto(self) -> str:
         host, port = self._settings.gateway_host, self._settings.local_aws_port
@@ -319,6 +341,7 @@ Sotto is running locally.
   Redis              {"fakeredis at " if info.fake_redis else ""}{info.redis_url}
   Cognito user pool  {info.user_pool_id}
   Cognito app client {info.client_id}   (sign in with USER_PASSWORD_AUTH)
+  Analytics exports  s3://{info.analytics_bucket}/events/   (sotto analytics query|report)
 
   Demo users:
 {users}
@@ -327,6 +350,7 @@ Sotto is running locally.
     .venv/bin/sotto listen --user {bob.username} --password {bob.password}
     .venv/bin/sotto say --user {alice.username} --password {alice.password} --to {bob.username} --tone 2
   (or: sotto say ... --to bob path/to/clip.wav)
+    .venv/bin/sotto analytics report   (then open .sotto/report/index.html)
 {f"  Client settings written to {info_file}" if info_file else ""}
 Press Ctrl+C to stop.
 """

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from analytics.archive import clips_rule, exports_rules
 from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
@@ -63,8 +64,14 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
     """Every table with its keys and indexes: on demand, encrypted."""
     s = clients.settings
     return [
-        _table(s.connections_table, {"connectionId": "S"}, {"byUser": ("userId", "connectionId")}),
-        # Its stream welcomes new users (notifications.handlers.welcome).
+        # Streams feed analytics (analytics.handlers.export_changes) and, for the users
+        # table, the welcome push (notifications.handlers.welcome).
+        _table(
+            s.connections_table,
+            {"connectionId": "S"},
+            {"byUser": ("userId", "connectionId")},
+            stream=True,
+        ),
         _table(
             s.users_table,
             {"userId": "S"},
@@ -76,8 +83,8 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
             {"conversationId": "S", "sk": "S"},
             {"byUser": ("userId", "conversationId")},
         ),
-        _table(s.messages_table, {"conversationId": "S", "seq": "N"}),
-        _table(s.clips_table, {"clipId": "S"}),
+        _table(s.messages_table, {"conversationId": "S", "seq": "N"}, stream=True),
+        _table(s.clips_table, {"clipId": "S"}, stream=True),
         _table(
             s.blocks_table,
             {"blockerId": "S", "blockedId": "S"},
@@ -86,7 +93,7 @@ def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
         _table(s.reports_table, {"reportId": "S"}, {"byStatus": ("status", "createdAt")}),
         _table(s.devices_table, {"userId": "S", "sk": "S"}, {"byEndpoint": ("endpointArn", None)}),
         _table(s.verifications_table, {"userId": "S"}, {"byState": ("state", "submittedAt")}),
-        _table(s.audit_table, {"userId": "S", "sk": "S"}),
+        _table(s.audit_table, {"userId": "S", "sk": "S"}, stream=True),
     ]
 
 
@@ -165,10 +172,20 @@ def create_tables(clients: Clients) -> None:
 
 
 def create_buckets(clients: Clients) -> None:
-    """The clips bucket and the selfies bucket: private, each on its own."""
+    """The clips, selfies and analytics buckets: private, each on its own, with the lifecycle
+    rules serverless.yml gives them."""
     settings = clients.settings
     _private_bucket(clients, settings.clips_bucket)
     _private_bucket(clients, settings.selfies_bucket)
+    _private_bucket(clients, settings.analytics_bucket, browsers=False)
+    clients.s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.clips_bucket,
+        LifecycleConfiguration={"Rules": [clips_rule(settings.clip_archive_days)]},  # type: ignore[list-item]
+    )
+    clients.s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.analytics_bucket,
+        LifecycleConfiguration={"Rules": exports_rules()},  # type: ignore[typeddict-item]
+    )
     # Selfies are biometric data: deleted once a decision is final, and by this rule after 30
     # days whatever happened (a backstop; moto stores the rule but never applies it).
     clients.s3.put_bucket_lifecycle_configuration(
@@ -187,7 +204,7 @@ def create_buckets(clients: Clients) -> None:
     )
 
 
-def _private_bucket(clients: Clients, bucket: str) -> None:
+def _private_bucket(clients: Clients, bucket: str, *, browsers: bool = True) -> None:
     try:
         clients.s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -201,6 +218,8 @@ def _private_bucket(clients: Clients, bucket: str) -> None:
             "RestrictPublicBuckets": True,
         },
     )
+    if not browsers:
+        return
     # Browsers upload with the presigned POST and read with the presigned GET.
     clients.s3.put_bucket_cors(
         Bucket=bucket,

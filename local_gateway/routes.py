@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from common.events import CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE
@@ -71,9 +72,32 @@ COGNITO_TRIGGERS: Mapping[str, str] = {
     "PostConfirmation": "connections.handlers.post_confirmation",
 }
 
-# Functions triggered by a table's stream (the setting that names the table -> the handler).
-STREAM_FUNCTIONS: Mapping[str, str] = {
-    "users_table": "notifications.handlers.welcome",
+# Functions triggered by tables' streams (the handler -> the settings naming its tables).
+STREAM_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
+    "notifications.handlers.welcome": ("users_table",),
+    "analytics.handlers.export_changes": (
+        "users_table",
+        "connections_table",
+        "messages_table",
+        "clips_table",
+        "audit_table",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule in AWS, and how often the local stack runs it instead."""
+
+    expression: str
+    local_seconds: float
+
+
+# Functions on a schedule (the handler -> when).
+SCHEDULED_FUNCTIONS: Mapping[str, Schedule] = {
+    "analytics.handlers.export_live_events": Schedule("rate(1 minute)", 5),
+    "analytics.handlers.snapshot": Schedule("rate(5 minutes)", 60),
+    "analytics.handlers.compact": Schedule("cron(30 0 * * ? *)", 3600),
 }
 
 LambdaFunction = Callable[..., dict[str, Any]]

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from analytics.live_log import LivePushes
+from analytics.pseudonym import pseudonyms_for
 from chat.deps import ChatDeps
 from chat.membership import require_member
 from chat.model import ConversationKind
@@ -60,6 +62,7 @@ class NotificationDeps:
             chat=self.chat_facts,
             clock=self.clock,
             window_seconds=settings.push_coalesce_seconds,
+            record=LivePushes(self.chat.analytics_log, pseudonyms_for(settings)),
         )
 
     @functools.cached_property

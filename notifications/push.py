@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from common.clock import Clock
 from common.logs import correlation, get_logger
@@ -45,6 +46,12 @@ class ChatFacts:
     verified: Callable[[str], bool]  # may the user chat yet
 
 
+class PushRecord(Protocol):
+    """Notes each push that went out, for analytics. Best effort: it never raises."""
+
+    def sent(self, device: Device, push: Push, at: datetime) -> None: ...
+
+
 class PushService:
     def __init__(
         self,
@@ -56,6 +63,7 @@ class PushService:
         chat: ChatFacts,
         clock: Clock,
         window_seconds: int,
+        record: PushRecord | None = None,
     ) -> None:
         self._devices = devices
         self._buffer = buffer
@@ -64,6 +72,7 @@ class PushService:
         self._chat = chat
         self._clock = clock
         self._window = timedelta(seconds=window_seconds)
+        self._record = record
 
     def handle(self, job: PushJob) -> None:
         if isinstance(job, MessageJob):
@@ -181,6 +190,8 @@ class PushService:
                 except PushFailed as error:  # this device misses this push; the others do not
                     log.warning("a push to a %s device failed: %s", device.platform.value, error)
                     continue
+                if self._record is not None:
+                    self._record.sent(device, push, self._clock.now())
                 log.info(
                     "push to %s on %s device %s: %s: %s (badge %d)",
                     who,

@@ -26,7 +26,7 @@ def load_config(
     overrides: Mapping[str, str | None] | None = None,
 ) -> ClientConfig:
     """Flags beat variables, variables beat the info file that ``sotto dev`` writes."""
-    local = _read_info(info_file)
+    local = read_info(info_file)
     given = {k: v for k, v in (overrides or {}).items() if v}
 
     def pick(flag: str, variable: str, from_file: str | None) -> str | None:
@@ -50,7 +50,7 @@ def load_config(
     )
 
 
-def _read_info(path: Path) -> dict[str, str]:
+def read_info(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

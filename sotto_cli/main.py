@@ -6,6 +6,7 @@ sotto say --user alice --password ... --to bob clip.wav   (or --tone 2)
 sotto group --user alice --password ... --title Band bob carol
 sotto say --user alice --password ... --conversation <group id> --tone 2
 sotto device --user bob --password ... [--platform ios] [--remove]
+sotto analytics query "SQL" | report | compact | load   (see sotto_cli/analytics.py)
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         from local_gateway.__main__ import main as run_dev  # noqa: PLC0415 (local extra only)
 
         return run_dev(["--info-file", str(args.info_file)])
+    if args.command == "analytics":
+        from sotto_cli import analytics  # noqa: PLC0415 (the analyst extra only)
+
+        try:
+            return analytics.run(args)
+        except CliError as error:
+            print(f"error: {error.code}: {error.message}", file=sys.stderr)
+            return 1
     try:
         config = load_config(
             os.environ,
@@ -240,7 +249,17 @@ def _parser() -> argparse.ArgumentParser:
     group_command = commands.choices["group"]
     group_command.add_argument("--title", required=True)
     group_command.add_argument("members", nargs="*", help="user names of the other members")
+    _add_analytics(commands)
     return parser
+
+
+def _add_analytics(commands: Any) -> None:
+    try:
+        from sotto_cli import analytics  # noqa: PLC0415 (the analyst extra only)
+    except ImportError:  # installed without DuckDB and friends
+        commands.add_parser("analytics", help="needs: pip install 'sotto[analyst]'")
+        return
+    analytics.add_commands(commands)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from local_gateway.routes import (
     COGNITO_TRIGGERS,
     HTTP_ROUTES,
     QUEUE_FUNCTIONS,
+    SCHEDULED_FUNCTIONS,
     STREAM_FUNCTIONS,
     WEBSOCKET_ROUTES,
     load_function,
@@ -78,8 +79,9 @@ def test_every_function_the_tables_name_exists() -> None:
         WEBSOCKET_ROUTES,
         HTTP_ROUTES,
         QUEUE_FUNCTIONS,
-        STREAM_FUNCTIONS,
         COGNITO_TRIGGERS,
     ):
         for path in table.values():
             assert callable(load_function(path)), path
+    for path in [*STREAM_FUNCTIONS, *SCHEDULED_FUNCTIONS]:
+        assert callable(load_function(path)), path
