@@ -93,7 +93,7 @@ def _conn(item: Mapping[str, Any], p: Pseudonyms) -> dict[str, Any]:
 
 def _message(record: StreamRecord, p: Pseudonyms) -> list[AnalyticsEvent]:
     item = record.new_image
-    if not item:
+    if int(item.get("seq") or 0) < 1:  # the table's seq-0 items: a conversation's head, dedup keys
         return []
     conversation_id, seq = str(item["conversationId"]), int(item["seq"])
     sent_at = _time(item.get("sentAt"), record.at)
