@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     if command == "compact":
         return compact(source, args.day or (datetime.now(UTC) - timedelta(days=1)).date())
     if command == "load":
-        return redshift_command.run(args, source.s3(), source.client("redshift-data"))
+        return redshift_command.run(
+            args, source.s3(), source.client("redshift-data"), progress=_bar("loading")
+        )
     warehouse = _warehouse(source, args)
     with warehouse:
         if command == "report":

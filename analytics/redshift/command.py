@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from analytics.redshift.loader import (
     LoadReport,
+    Progress,
     RedshiftError,
     RedshiftLoader,
     RedshiftTarget,
+    no_progress,
 )
 from analytics.schema import names
 
@@ -68,6 +70,7 @@ def run(
     s3: S3Client,
     redshift_data: RedshiftDataAPIServiceClient,
     out: TextIO | None = None,
+    progress: Progress = no_progress,
 ) -> int:
     """0 when everything asked for is done; 1 when Redshift refused or failed (nothing of the
     failing type's day was changed); 2 for arguments that do not make a target."""
@@ -77,14 +80,14 @@ def run(
         return 2
     try:
         loader = RedshiftLoader(redshift_data, s3, args.bucket, _target(args), args.role_arn)
-        _run(loader, args, out)
+        _run(loader, args, out, progress)
     except RedshiftError as error:
         print(f"error: {error.code}: {error}", file=sys.stderr)
         return 2 if isinstance(error, ValueError) else 1
     return 0
 
 
-def _run(loader: RedshiftLoader, args: argparse.Namespace, out: TextIO) -> None:
+def _run(loader: RedshiftLoader, args: argparse.Namespace, out: TextIO, progress: Progress) -> None:
     loader.ensure_schema()
     if args.spectrum:
         created = loader.ensure_spectrum(args.catalog_database)
@@ -93,7 +96,7 @@ def _run(loader: RedshiftLoader, args: argparse.Namespace, out: TextIO) -> None:
     if args.schema_only:
         print("schema: up to date", file=out)
         return
-    report = loader.load_day(args.day, args.event_types)
+    report = loader.load_day(args.day, args.event_types, progress)
     _print_report(report, out)
     if args.spectrum:
         loaded = [item.event_type for item in report.loaded]

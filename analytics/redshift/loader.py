@@ -45,7 +45,7 @@ EXTERNAL_TABLES_SQL = "SELECT tablename FROM svv_external_tables WHERE schemanam
 Progress = Callable[[Iterable[str]], Iterable[str]]
 
 
-def _no_progress(items: Iterable[str]) -> Iterable[str]:
+def no_progress(items: Iterable[str]) -> Iterable[str]:
     return items
 
 
@@ -223,7 +223,7 @@ class RedshiftLoader:
         self,
         day: date,
         event_types: Sequence[str] | None = None,
-        progress: Progress = _no_progress,
+        progress: Progress = no_progress,
     ) -> LoadReport:
         """Each type's files for ``day`` into its table; types without files are skipped."""
         loaded: list[LoadedType] = []

@@ -6,7 +6,6 @@ drain from Redis; snapshots measure the live state."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,11 +87,11 @@ def warehouse(aws: Clients, folder: Path) -> LocalWarehouse:
 
 def count(aws: Clients, folder: Path, table: str) -> int:
     with warehouse(aws, folder) as answers:
-        return int(answers.query(f"SELECT COUNT(*) AS n FROM {table}").rows[0][0])  # noqa: S608
+        return int(answers.query(f"SELECT COUNT(*) AS n FROM {table}").rows[0][0])
 
 
 @pytest.fixture
-def chatted(aws: Clients, streams_enabled: None) -> Iterator[AnalyticsDeps]:
+def chatted(aws: Clients, streams_enabled: None) -> AnalyticsDeps:
     """Alice, Bob and Carol: a group with three messages, Bob's receipts for two of them."""
     deps = with_users(aws)
     group = create_group(deps, ALICE, BOB, CAROL)
@@ -101,7 +100,7 @@ def chatted(aws: Clients, streams_enabled: None) -> Iterator[AnalyticsDeps]:
     for kind, seqs in (("delivered", [1, 2]), ("listened", [1])):
         body = {"action": "receipt", "conversationId": group, "kind": kind, "seqs": seqs}
         call(handlers.receipt, BOB, body, deps)
-    yield AnalyticsDeps(aws)
+    return AnalyticsDeps(aws)
 
 
 def test_stream_batches_become_partitioned_parquet_that_duckdb_answers(
