@@ -226,3 +226,21 @@ def schema_of(event_type: str) -> EventSchema:
 
 def names() -> Sequence[str]:
     return [schema.name for schema in EVENTS]
+
+
+def schema_markdown() -> str:
+    """The documented schema (docs/analytics.md holds this text; a test keeps it current)."""
+    parts = []
+    for schema in EVENTS:
+        layout = f"`DISTKEY({schema.dist_key})`" if schema.dist_key else "`DISTSTYLE ALL`"
+        parts.append(
+            f"### `{schema.name}`\n\n{schema.description} From: {schema.source}. "
+            f"Redshift: {layout}, `SORTKEY(occurred_at)`.\n\n"
+            "| column | type | meaning |\n|---|---|---|\n"
+            + "".join(
+                f"| `{c.name}` | {c.type.value}{' (may be null)' if c.nullable else ''} "
+                f"| {c.description} |\n"
+                for c in schema.columns
+            )
+        )
+    return "\n".join(parts)

@@ -13,11 +13,19 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from analytics.pseudonym import pseudonyms_for
 from chat.bus import FanoutPublisher, FanoutSubscriber
 from chat.conversation_store import ConversationStore
 from chat.deps import ChatDeps
 from chat.logic import direct_conversation_id
-from chat.model import FanoutEnvelope
+from chat.model import (
+    Conversation,
+    ConversationKind,
+    FanoutEnvelope,
+    Member,
+    MissedMessage,
+    Role,
+)
 from common.clients import Clients
 from common.clock import ManualClock
 from connections.index import LiveConnections
@@ -215,3 +223,45 @@ def test_fanout_finds_connections_in_the_presence_index_and_rebuilds_it_when_los
     assert index.of_users(["carol"], NOW) == {"carol-phone": "carol"}
     down = LiveConnections(store, PresenceStore(redis.Redis(port=1), "x"), ttl_seconds=3600)
     assert down.of_users(["alice"], NOW) == {"alice-phone": "alice"}
+
+
+def test_live_deliveries_are_recorded_per_member_reached_not_the_sender_nor_the_gone(
+    aws: Clients,
+) -> None:
+    """The fan-out tells analytics who heard a message live: Bob on his phone (his tablet was
+    gone), Carol on hers; not Alice, whose laptop got her own message, and not Dave, all gone."""
+    conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
+    connections = ConnectionStore(aws.dynamodb, aws.settings.connections_table)
+    group = "g_four"
+    members = ("alice", "bob", "carol", "dave")
+    conversations.create_group(
+        Conversation(group, ConversationKind.GROUP, NOW, "Four", "alice", 1, len(members)),
+        [Member(user, Role.MEMBER, NOW) for user in members],
+    )
+    live_until = int(NOW.timestamp()) + 3600
+    for connection_id, user in [
+        ("alice-phone", "alice"),
+        ("alice-laptop", "alice"),
+        ("bob-phone", "bob"),
+        ("bob-tablet", "bob"),
+        ("carol-phone", "carol"),
+        ("dave-phone", "dave"),
+    ]:
+        connections.put(Connection(connection_id, user, AN_HOUR_AGO, live_until))
+    deps = ChatDeps(aws, clock=ManualClock(NOW))
+    service = deps.fanout(RecordingDelivery(gone={"bob-tablet", "dave-phone"}))
+    sent_ms = round(NOW.timestamp() * 1000) - 250
+    envelope = FanoutEnvelope(
+        group, "alice-phone", "{}", sender_id="alice", missed=MissedMessage(7, 1000, sent_ms)
+    )
+
+    asyncio.run(service.fan_out(envelope))
+
+    logged = deps.analytics_log.oldest(10)
+    recipients = {e.event.row["recipient_pid"] for e in logged}
+    pseudonyms = pseudonyms_for(aws.settings)
+    assert recipients == {pseudonyms.user("bob"), pseudonyms.user("carol")}
+    assert {
+        (e.event.row["seq"], e.event.row["via"], e.event.row["latency_ms"]) for e in logged
+    } == {(7, "live", 250)}
+    assert deps.analytics_log.active_since(NOW - timedelta(minutes=5)) == 1

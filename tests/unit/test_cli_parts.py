@@ -10,6 +10,7 @@ import pytest
 from sotto_cli.audio import content_type_of, extension_for, tone_wav
 from sotto_cli.config import load_config
 from sotto_cli.errors import CliError
+from sotto_cli.main import main
 
 
 def test_a_tone_is_a_real_wav_of_the_asked_length() -> None:
@@ -70,3 +71,23 @@ def test_flags_beat_variables_beat_the_info_file(tmp_path: Path) -> None:
 def test_no_stack_and_no_flags_explains_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(CliError, match="make dev"):
         load_config({}, tmp_path / "missing.json")
+
+
+def test_analytics_queries_answer_as_tables_and_bad_sql_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline over an empty copy: every event table exists (empty), and a typo is reported
+    as an error line, not a traceback."""
+    where = ["--bucket", "sotto-x-analytics", "--offline", "--data", str(tmp_path)]
+    assert main(["analytics", "query", "SELECT COUNT(*) AS n FROM message_sent", *where]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "-", "0", "(1 row)"]
+    assert main(["analytics", "query", "SELEC 1", *where]) == 1
+    assert capsys.readouterr().err.startswith("error: bad_query: Parser Error")
+
+
+def test_analytics_without_a_bucket_says_where_to_find_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.json"
+    assert main(["analytics", "report", "--info-file", str(missing), "--offline"]) == 1
+    assert "No analytics bucket" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from analytics.schema import schema_markdown
 from common.errors import SottoError
 from common.events import CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE
 from common.settings import documented_variables
@@ -85,3 +86,9 @@ def test_every_function_the_tables_name_exists() -> None:
             assert callable(load_function(path)), path
     for path in [*STREAM_FUNCTIONS, *SCHEDULED_FUNCTIONS]:
         assert callable(load_function(path)), path
+
+
+def test_the_analytics_schema_is_documented_as_the_code_defines_it() -> None:
+    """docs/analytics.md ends with analytics.schema.schema_markdown(): paste it after a change."""
+    analytics = (ROOT / "docs" / "analytics.md").read_text()
+    assert schema_markdown() in analytics
