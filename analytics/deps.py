@@ -64,7 +64,7 @@ class AnalyticsDeps:
     @functools.cached_property
     def live_log(self) -> LiveEventLog:
         s = self.settings
-        return LiveEventLog(self.clients.redis, s.redis_namespace, s.analytics_log_max_events)
+        return LiveEventLog(self.clients.redis, s.redis_namespace, s.analytics_log_max_entries)
 
     @functools.cached_property
     def snapshot(self) -> LiveSnapshot:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from analytics.changes import events_from
 from analytics.deps import AnalyticsDeps, load
+from analytics.live_log import events_of
 from analytics.schema import names
 from common.handler import StreamRecord, scheduled, stream_whole_batch
 from common.logs import get_logger
@@ -31,12 +32,12 @@ def export_changes(records: Sequence[StreamRecord], deps: AnalyticsDeps) -> None
 @scheduled(load)
 def export_live_events(at: datetime, deps: AnalyticsDeps) -> None:
     """Live deliveries and pushes, from the Redis log into Parquet; an entry leaves the log
-    only once its file is written (the same entries again write the same file)."""
+    only once its events' file is written (the same entries again write the same file)."""
     for _ in range(DRAIN_ROUNDS):
         logged = deps.live_log.oldest(DRAIN_BATCH)
         if not logged:
             return
-        deps.exporter.write([entry.event for entry in logged])
+        deps.exporter.write(events_of(logged, deps.pseudonyms))
         deps.live_log.remove([entry.entry_id for entry in logged])
         if len(logged) < DRAIN_BATCH:
             return

@@ -1,17 +1,23 @@
-"""Events no table records (live deliveries, pushes), kept in a Redis stream until the
-export drains them into Parquet, and which conversations were recently active.
+"""What no table records (live deliveries, pushes), kept in a Redis stream until the exporter
+drains it into Parquet, and which conversations were recently active.
+
+The hot path stays small: the fan-out appends one compact entry per message it delivered (who
+was reached, when), whatever the number of members, in one pipelined round trip with the
+activity mark; ids are pseudonymised and events built only by the drainer (``live_events``).
+The raw ids never leave Redis, which holds them anyway (presence, caches).
 
 Best effort by design: analytics must never slow or fail a delivery or a push, so a Redis
-error is logged and the events are lost. The stream is capped (``MAXLEN ~``) so that an
-exporter that stops draining cannot fill Redis.
+error is logged and the entry is lost. The stream is capped (``MAXLEN ~``, in entries) so that
+an exporter that stops draining cannot fill Redis.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 
@@ -25,53 +31,54 @@ from notifications.model import Device, Push, PushKind
 log = get_logger("analytics.live")
 
 ACTIVE_HORIZON = timedelta(days=1)  # how far back "recently active" is remembered
+DELIVERED, PUSHED = "delivered", "pushed"  # the kinds of entry
 
 
 @dataclass(frozen=True)
-class LoggedEvent:
+class LoggedEntry:
     entry_id: str
-    event: AnalyticsEvent
+    fact: Mapping[str, Any]
 
 
 class LiveEventLog:
-    def __init__(self, client: redis.Redis, namespace: str, max_events: int) -> None:
+    def __init__(self, client: redis.Redis, namespace: str, max_entries: int) -> None:
         self._client = client
         self._stream = f"{namespace}:analytics:events"
         self._active = f"{namespace}:analytics:active"
-        self._max_events = max_events
+        self._max_entries = max_entries
 
-    def append(
-        self, events: Sequence[AnalyticsEvent], active: tuple[str, datetime] | None = None
-    ) -> None:
-        """Add events; ``active`` (a pseudonymous conversation id, and when) marks that
-        conversation as recently active."""
-        if not events and active is None:
-            return
+    def append(self, fact: Mapping[str, Any], active: tuple[str, datetime] | None = None) -> None:
+        """Add one entry; ``active`` (a conversation id, and when) marks that conversation as
+        recently active."""
         try:
             with self._client.pipeline(transaction=False) as pipe:
-                for event in events:
-                    data = json.dumps(event.to_json(), separators=(",", ":"))
-                    pipe.xadd(self._stream, {"e": data}, maxlen=self._max_events, approximate=True)
+                data = json.dumps(fact, separators=(",", ":"))
+                pipe.xadd(self._stream, {"f": data}, maxlen=self._max_entries, approximate=True)
                 if active is not None:
                     conversation, at = active
                     pipe.zadd(self._active, {conversation: at.timestamp()})
                     pipe.zremrangebyscore(self._active, "-inf", (at - ACTIVE_HORIZON).timestamp())
                 pipe.execute()
         except redis.RedisError as error:
-            log.warning("%d analytics event(s) lost: %s", len(events), error)
+            log.warning("an analytics entry (%s) was lost: %s", fact.get("k"), error)
 
-    def oldest(self, count: int) -> list[LoggedEvent]:
-        """Up to ``count`` events, oldest first (they stay until ``remove``)."""
+    def oldest(self, count: int) -> list[LoggedEntry]:
+        """Up to ``count`` entries, oldest first (they stay until ``remove``); an entry that
+        cannot be read is dropped with a warning rather than blocking the ones after it."""
         entries = self._client.xrange(self._stream, "-", "+", count=count) or []
         logged = []
         for entry_id, fields in entries:
-            raw = (fields or {}).get(b"e") or (fields or {}).get("e") or b""
+            raw = (fields or {}).get(b"f") or (fields or {}).get("f") or b""
             key = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
             try:
-                logged.append(LoggedEvent(key, AnalyticsEvent.from_json(json.loads(raw))))
-            except (TypeError, ValueError, KeyError) as error:
+                fact = json.loads(raw)
+                if not isinstance(fact, dict):
+                    raise TypeError("not an object")
+            except (TypeError, ValueError) as error:
                 log.warning("dropping unreadable analytics entry %s: %s", key, error)
                 self._client.xdel(self._stream, key)
+                continue
+            logged.append(LoggedEntry(key, fact))
         return logged
 
     def remove(self, entry_ids: Sequence[str]) -> None:
@@ -87,51 +94,91 @@ class LiveEventLog:
 
 
 class LiveDeliveries:
-    """The fan-out's ``DeliveryRecord``: a ``message_delivered`` (``live``) per member reached."""
+    """The fan-out's ``DeliveryRecord``: who got a message live, as one entry."""
 
-    def __init__(self, log_: LiveEventLog, pseudonyms: Pseudonyms) -> None:
+    def __init__(self, log_: LiveEventLog) -> None:
         self._log = log_
-        self._pseudonyms = pseudonyms
 
     def delivered(
         self, conversation_id: str, message: MissedMessage, user_ids: Sequence[str], at: datetime
     ) -> None:
-        sent_ms = message.sent_at_ms or round(at.timestamp() * 1000)
-        latency = max(0, round(at.timestamp() * 1000) - sent_ms)
-        p = self._pseudonyms
-        events = [
-            delivered(
-                p,
-                conversation_id=conversation_id,
-                seq=message.seq,
-                user_id=user,
-                via="live",
-                at=at,
-                latency_ms=latency,
-            )
-            for user in user_ids
-        ]
-        self._log.append(events, active=(p.conversation(conversation_id), at))
+        at_ms = _ms(at)
+        sent_ms = message.sent_at_ms or at_ms
+        fact = {
+            "k": DELIVERED,
+            "c": conversation_id,
+            "s": message.seq,
+            "t": at_ms,
+            "l": max(0, at_ms - sent_ms),
+            "u": list(user_ids),
+        }
+        self._log.append(fact, active=(conversation_id, at))
 
 
 class LivePushes:
-    """The push worker's ``PushRecord``: a ``push_sent`` per device published to."""
+    """The push worker's ``PushRecord``: one entry per device published to."""
 
-    def __init__(self, log_: LiveEventLog, pseudonyms: Pseudonyms) -> None:
+    def __init__(self, log_: LiveEventLog) -> None:
         self._log = log_
-        self._pseudonyms = pseudonyms
 
     def sent(self, device: Device, push: Push, at: datetime) -> None:
-        p = self._pseudonyms
-        key = (device.user_id, device.device_id, push.kind.value, at.isoformat())
-        event = new_event(
-            "push_sent",
-            p,
-            at,
-            key,
-            user_pid=p.user(device.user_id),
-            platform=device.platform.value,
-            kind=push.kind.value,
-            messages=push.count if push.kind is PushKind.MESSAGE else 0,
-        )
-        self._log.append([event])
+        fact = {
+            "k": PUSHED,
+            "u": device.user_id,
+            "d": device.device_id,
+            "p": device.platform.value,
+            "n": push.kind.value,
+            "m": push.count if push.kind is PushKind.MESSAGE else 0,
+            "t": _ms(at),
+        }
+        self._log.append(fact)
+
+
+def live_events(fact: Mapping[str, Any], p: Pseudonyms) -> list[AnalyticsEvent]:
+    """An entry of the log as the analytics events it stands for (none if unknown)."""
+    at = datetime.fromtimestamp(int(fact["t"]) / 1000, UTC)
+    if fact.get("k") == DELIVERED:
+        return [
+            delivered(
+                p,
+                conversation_id=str(fact["c"]),
+                seq=int(fact["s"]),
+                user_id=str(user),
+                via="live",
+                at=at,
+                latency_ms=int(fact["l"]),
+            )
+            for user in fact["u"]
+        ]
+    if fact.get("k") == PUSHED:
+        user = str(fact["u"])
+        key = (user, str(fact["d"]), str(fact["n"]), int(fact["t"]))
+        return [
+            new_event(
+                "push_sent",
+                p,
+                at,
+                key,
+                user_pid=p.user(user),
+                platform=str(fact["p"]),
+                kind=str(fact["n"]),
+                messages=int(fact["m"]),
+            )
+        ]
+    log.warning("skipping an analytics entry of unknown kind %r", fact.get("k"))
+    return []
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def events_of(entries: Sequence[LoggedEntry], p: Pseudonyms) -> list[AnalyticsEvent]:
+    """Every entry's events; a malformed entry is skipped with a warning, never retried."""
+    events: list[AnalyticsEvent] = []
+    for entry in entries:
+        try:
+            events.extend(live_events(entry.fact, p))
+        except (KeyError, TypeError, ValueError) as error:
+            log.warning("skipping malformed analytics entry %s: %r", entry.entry_id, error)
+    return events

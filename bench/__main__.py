@@ -1,11 +1,12 @@
 """``make bench``: every benchmark, each printing its figures beside a baseline from the same run.
 
-``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``, ``push``) runs one of them.
+``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``, ``push``, ``analytics``) runs one
+of them.
 """
 
 import sys
 
-from bench import clips, fanout, live, push, stalled
+from bench import analytics, clips, fanout, live, push, stalled
 
 BENCHMARKS = {
     "fanout": fanout.main,
@@ -13,6 +14,7 @@ BENCHMARKS = {
     "live": live.main,
     "clips": clips.main,
     "push": push.main,
+    "analytics": analytics.main,
 }
 
 for name in sys.argv[1:] or list(BENCHMARKS):

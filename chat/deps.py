@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from analytics.live_log import LiveDeliveries, LiveEventLog
-from analytics.pseudonym import pseudonyms_for
 from chat.audio import ClipLimits
 from chat.bus import FanoutPublisher, fanout_channel
 from chat.clip_store import ClipFiles, ClipStore
@@ -218,7 +217,7 @@ class ChatDeps:
             delivery=delivery,
             clock=self.clock,
             missed=self.push_jobs,
-            record=LiveDeliveries(self.analytics_log, pseudonyms_for(self.settings)),
+            record=LiveDeliveries(self.analytics_log),
         )
 
     @functools.cached_property
@@ -227,7 +226,7 @@ class ChatDeps:
         return LiveEventLog(
             self.clients.redis,
             self.settings.redis_namespace,
-            self.settings.analytics_log_max_events,
+            self.settings.analytics_log_max_entries,
         )
 
     @functools.cached_property

@@ -62,7 +62,7 @@ _VARIABLES: Mapping[str, _Variable] = {
     "analytics_bucket": _Variable("SOTTO_ANALYTICS_BUCKET", "text", "sotto-{stage}-analytics"),
     "analytics_key": _Variable("SOTTO_ANALYTICS_KEY", "text", LOCAL_ANALYTICS_KEY),
     "clip_archive_days": _Variable("SOTTO_CLIP_ARCHIVE_DAYS", "int", 90),
-    "analytics_log_max_events": _Variable("SOTTO_ANALYTICS_LOG_MAX_EVENTS", "int", 1_000_000),
+    "analytics_log_max_entries": _Variable("SOTTO_ANALYTICS_LOG_MAX_ENTRIES", "int", 1_000_000),
     "uploads_queue": _Variable("SOTTO_UPLOADS_QUEUE", "text", "sotto-{stage}-clip-uploads"),
     "push_queue": _Variable("SOTTO_PUSH_QUEUE", "text", "sotto-{stage}-pushes"),
     "selfie_uploads_queue": _Variable(
@@ -136,7 +136,7 @@ class Settings:
     analytics_bucket: str
     analytics_key: str
     clip_archive_days: int
-    analytics_log_max_events: int
+    analytics_log_max_entries: int
     uploads_queue: str
     push_queue: str
     selfie_uploads_queue: str

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analytics.live_log import LivePushes
-from analytics.pseudonym import pseudonyms_for
 from chat.deps import ChatDeps
 from chat.membership import require_member
 from chat.model import ConversationKind
@@ -62,7 +61,7 @@ class NotificationDeps:
             chat=self.chat_facts,
             clock=self.clock,
             window_seconds=settings.push_coalesce_seconds,
-            record=LivePushes(self.chat.analytics_log, pseudonyms_for(settings)),
+            record=LivePushes(self.chat.analytics_log),
         )
 
     @functools.cached_property

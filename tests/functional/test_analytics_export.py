@@ -188,13 +188,13 @@ def test_live_deliveries_and_pushes_drain_from_redis_into_the_exports(
     aws: Clients, tmp_path: Path
 ) -> None:
     deps = AnalyticsDeps(aws)
-    live = LiveDeliveries(deps.live_log, deps.pseudonyms)
+    live = LiveDeliveries(deps.live_log)
     sent = round(NOW.timestamp() * 1000)
     live.delivered("g_band", MissedMessage(4, 2500, sent - 120), ["u-bob", "u-carol"], NOW)
     phone = Device("u-dave", "phone", Platform.ANDROID, "token-x", "1.0", "arn:endpoint", NOW)
     push = Push(PushKind.MESSAGE, "Alice", "3 voice messages", 3, "g_band", 4, count=3)
-    LivePushes(deps.live_log, deps.pseudonyms).sent(phone, push, NOW)
-    assert deps.live_log.backlog() == 3
+    LivePushes(deps.live_log).sent(phone, push, NOW)
+    assert deps.live_log.backlog() == 2  # one entry per message fanned out, one per push
 
     analytics_handlers.export_live_events(scheduled_event("drain", NOW, "us-east-1"), deps=deps)
 
@@ -206,11 +206,22 @@ def test_live_deliveries_and_pushes_drain_from_redis_into_the_exports(
     assert pushes == [("android", "message", 3)]
 
 
-def test_analytics_never_fails_a_delivery_when_redis_is_away(aws: Clients) -> None:
+def test_analytics_never_fails_a_delivery_when_redis_is_away() -> None:
     broken = LiveEventLog(_unreachable_redis(), "ns", 100)
-    deps = AnalyticsDeps(aws)
-    live = LiveDeliveries(broken, deps.pseudonyms)
+    live = LiveDeliveries(broken)
     live.delivered("g_band", MissedMessage(1, 1000, 0), ["u-bob"], NOW)  # logged, not raised
+
+
+def test_a_malformed_entry_is_skipped_and_leaves_the_log(aws: Clients, tmp_path: Path) -> None:
+    deps = AnalyticsDeps(aws)
+    deps.live_log.append({"k": "delivered", "c": "g_band"})  # no seq, no time, no users
+    LiveDeliveries(deps.live_log).delivered("g_band", MissedMessage(2, 900, 0), ["u-bob"], NOW)
+    aws.redis.xadd(f"{aws.settings.redis_namespace}:analytics:events", {"f": "not json"})
+
+    analytics_handlers.export_live_events(scheduled_event("drain", NOW, "us-east-1"), deps=deps)
+
+    assert deps.live_log.backlog() == 0
+    assert count(aws, tmp_path, "message_delivered") == 1
 
 
 def _unreachable_redis() -> Any:
@@ -229,9 +240,7 @@ def test_a_snapshot_measures_nodes_presence_activity_and_queues(
     presence.online("u-alice", "c2", 3600, node="ws.example/prod", until=until)
     presence.online("u-bob", "c3", 3600, node="ws.other/prod", until=until)
     presence.offline("u-bob", "c3", NOW, node="ws.other/prod")
-    LiveDeliveries(deps.live_log, deps.pseudonyms).delivered(
-        "g_band", MissedMessage(1, 1000, 0), [], NOW
-    )
+    LiveDeliveries(deps.live_log).delivered("g_band", MissedMessage(1, 1000, 0), [], NOW)
     queue = aws.sqs.get_queue_url(QueueName=aws.settings.push_queue)["QueueUrl"]
     aws.sqs.send_message(QueueUrl=queue, MessageBody="{}")
 
