@@ -19,8 +19,7 @@ import asyncio
 import json
 import os
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from analytics import handlers as analytics_handlers
 from analytics.changes import Source, Sources, events_from
 from analytics.deps import AnalyticsDeps
 from analytics.export import parquet_bytes, to_table
+from bench.push import NoSockets, timed
 from chat.deps import ChatDeps
 from chat.fanout import FanoutService
 from chat.model import (
@@ -56,11 +56,6 @@ BATCH = 1000
 NOW = datetime.now(UTC)
 
 
-class NoSockets:
-    async def deliver(self, payload: str, connection_ids: Sequence[str]) -> set[str]:
-        return set()
-
-
 def world() -> Clients:
     settings = Settings.from_env({"SOTTO_STAGE": "bench"})
     clients = Clients(settings, redis_client=fakeredis.FakeRedis())
@@ -80,12 +75,6 @@ def connected_group(chat: ChatDeps, users: Sequence[str]) -> str:
     chat.conversations.create_group(conversation, members[:half])
     chat.conversations.add_members(conversation, members[half:])
     return conversation.conversation_id
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 def recording(clients: Clients) -> tuple[float, float]:
