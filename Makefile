@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint typecheck pytest browser bench clean
+.PHONY: install dev test lint typecheck stack pytest browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Sotto needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -29,7 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+# serverless.yml packaged for each stage and its CloudFormation linted, offline (see the script).
+stack: $(STAMP)
+	scripts/check-stack
+
+pytest: $(STAMP) browser stack
 	$(BIN)/pytest
 
 browser:
@@ -39,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .sotto *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .sotto *.egg-info node_modules .stack .serverless

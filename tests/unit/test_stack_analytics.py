@@ -4,6 +4,7 @@ analytics/archive.py applies locally; Redshift's role reads the exports and noth
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,37 @@ def test_each_exporter_role_grants_only_what_its_code_calls() -> None:
         assert {a for s in _statements(role) for a in _actions(s)} == actions, role
     for function in FUNCTIONS.values():
         assert function["role"] in expected
+
+
+def _compiled(stage: str) -> dict[str, Any]:
+    """The CloudFormation `make stack` (scripts/check-stack) packaged for ``stage``."""
+    path = ROOT / ".stack" / stage / "cloudformation-template-update-stack.json"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make stack` (make test runs it first)")
+    compiled: dict[str, Any] = json.loads(path.read_text())
+    return compiled
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_packaged_stack_names_each_stages_resources_and_importable_handlers(
+    stage: str,
+) -> None:
+    resources = _compiled(stage)["Resources"]
+    handlers = [
+        r["Properties"]["Handler"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(handlers) == len(FUNCTIONS)
+    for handler in handlers:
+        assert callable(load_function(handler.replace("/", "."))), handler
+    settings = Settings.from_env({"SOTTO_STAGE": stage})
+    buckets = {
+        r["Properties"].get("BucketName"): r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::Bucket"
+    }
+    assert {settings.clips_bucket, settings.analytics_bucket} <= set(buckets)
+    clips = buckets[settings.clips_bucket]
+    [rule] = clips["LifecycleConfiguration"]["Rules"]
+    assert rule == _as_cloudformation(clips_rule(settings.clip_archive_days))
