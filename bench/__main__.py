@@ -1,12 +1,12 @@
 """``make bench``: every benchmark, each printing its figures beside a baseline from the same run.
 
-``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``, ``push``, ``analytics``) runs one
-of them.
+``python -m bench fanout`` (or ``stalled``, ``live``, ``clips``, ``push``, ``analytics``,
+``callbacks``) runs one of them.
 """
 
 import sys
 
-from bench import analytics, clips, fanout, live, push, stalled
+from bench import analytics, callbacks, clips, fanout, live, push, stalled
 
 BENCHMARKS = {
     "fanout": fanout.main,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "clips": clips.main,
     "push": push.main,
     "analytics": analytics.main,
+    "callbacks": callbacks.main,
 }
 
 for name in sys.argv[1:] or list(BENCHMARKS):

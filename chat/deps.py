@@ -12,13 +12,13 @@ from chat.audio import ClipLimits
 from chat.bus import FanoutPublisher, fanout_channel
 from chat.clip_store import ClipFiles, ClipStore
 from chat.conversation_store import ConversationStore
-from chat.delivery import ManagementApiDelivery
 from chat.ephemeral import IndicatorStore, SendRateLimiter
 from chat.fanout import DeliveryPort, FanoutService
 from chat.ffmpeg import Ffmpeg, find_ffmpeg
 from chat.gate import VerifiedGate
 from chat.groups import GroupService
 from chat.inbox import InboxService
+from chat.management_api import CallbackRate, SignedManagementApi
 from chat.member_cache import MemberCache, MemberLookup
 from chat.model import FanoutEnvelope
 from chat.outbound import Outbound
@@ -234,13 +234,31 @@ class ChatDeps:
         """Members who missed a message, handed to notifications through the push queue."""
         return PushJobs(self.clients.sqs, self.settings.push_queue)
 
-    def management_delivery(self, api_endpoint: str) -> ManagementApiDelivery:
-        endpoint = self.settings.management_endpoint or api_endpoint
-        return ManagementApiDelivery(self.clients.management_api(endpoint))
+    @functools.cached_property
+    def callback_rate(self) -> CallbackRate:
+        """This process's share of the account's API Gateway request rate."""
+        s = self.settings
+        return CallbackRate(s.account_callback_rate * s.callback_rate_percent / 100)
+
+    def management_delivery(self, api_endpoint: str) -> SignedManagementApi:
+        return SignedManagementApi(
+            self.settings.management_endpoint or api_endpoint,
+            region=self.settings.region,
+            credentials=self.clients.credentials,
+            rate=self.callback_rate,
+        )
 
     def direct_fanout(self, envelope: FanoutEnvelope, api_endpoint: str) -> None:
         """The slow path when no subscriber took the event: post from this handler."""
-        asyncio.run(self.fanout(self.management_delivery(api_endpoint)).fan_out(envelope))
+        delivery = self.management_delivery(api_endpoint)
+
+        async def fan_out() -> None:
+            try:
+                await self.fanout(delivery).fan_out(envelope)
+            finally:
+                await delivery.close()
+
+        asyncio.run(fan_out())
 
 
 def load() -> ChatDeps:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import boto3
 import redis
 from botocore.config import Config
+from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import NoCredentialsError
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from common.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -68,17 +69,13 @@ class Clients:
     def cognito(self) -> CognitoIdentityProviderClient:
         return cast("CognitoIdentityProviderClient", self._aws("cognito-idp"))
 
-    def management_api(self, endpoint: str) -> ApiGatewayManagementApiClient:
-        """A client for one WebSocket API's ``@connections`` endpoint (``https://host/stage``)."""
-        return self._once(
-            f"apigatewaymanagementapi:{endpoint}",
-            lambda: self._session.client(
-                "apigatewaymanagementapi",
-                endpoint_url=self.settings.service_endpoints.get("apigatewaymanagementapi")
-                or endpoint,
-                config=_config(max_pool_connections=64),
-            ),
-        )
+    def credentials(self) -> ReadOnlyCredentials:
+        """The process's AWS credentials as they are now (Lambda's and ECS's rotate: ask for
+        each batch of signed requests)."""
+        found = self._session.get_credentials()
+        if found is None:
+            raise NoCredentialsError
+        return found.get_frozen_credentials()
 
     @property
     def redis(self) -> redis.Redis:

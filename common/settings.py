@@ -85,6 +85,8 @@ _VARIABLES: Mapping[str, _Variable] = {
     "max_group_members": _Variable("SOTTO_MAX_GROUP_MEMBERS", "int", 256),
     "indicator_ttl_seconds": _Variable("SOTTO_INDICATOR_TTL_SECONDS", "int", 6),
     "member_cache_seconds": _Variable("SOTTO_MEMBER_CACHE_SECONDS", "int", 3600),
+    "account_callback_rate": _Variable("SOTTO_ACCOUNT_CALLBACK_RATE", "int", 10_000),
+    "callback_rate_percent": _Variable("SOTTO_CALLBACK_RATE_PERCENT", "int", 50),
     "log_level": _Variable("SOTTO_LOG_LEVEL", "log_level", "INFO"),
     "redis_url": _Variable("REDIS_URL", "optional"),
     "cognito_user_pool_id": _Variable("SOTTO_COGNITO_USER_POOL_ID", "optional"),
@@ -157,6 +159,8 @@ class Settings:
     max_group_members: int
     indicator_ttl_seconds: int
     member_cache_seconds: int
+    account_callback_rate: int
+    callback_rate_percent: int
     log_level: str
     redis_url: str | None = None
     cognito_user_pool_id: str | None = None

@@ -53,5 +53,8 @@ class ConnectionRegistry:
             connection.last_active = monotonic
             connection.last_active_at = wall
 
+    def connection_ids(self) -> list[str]:
+        return list(self._live)
+
     def __len__(self) -> int:
         return len(self._live)

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 import aiohttp
 import boto3
 import pytest
+from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.delivery import ManagementApiDelivery
+from chat.management_api import CallbackRate, SignedManagementApi
 from local_gateway.delivery import GatewayDelivery
 from local_gateway.limits import TOO_SLOW, TRY_AGAIN_LATER, GatewayLimits
 from local_gateway.server import GatewayConfig, LocalGateway
@@ -269,11 +270,18 @@ def test_both_delivery_adapters_deliver_and_report_the_gone(adapter: str) -> Non
             await bob.close()
             await until(lambda: len(server.registry) == 1)
             delivery = (
-                ManagementApiDelivery(management_client(server))
+                SignedManagementApi(
+                    server.management_endpoint,
+                    region="us-east-1",
+                    credentials=lambda: ReadOnlyCredentials("AK", "SK", None),
+                    rate=CallbackRate(1000),
+                )
                 if adapter == "management_api"
                 else GatewayDelivery(server.registry, server.writer)
             )
             gone = await delivery.deliver('{"type":"message"}', [*ids, "neverExisted="])
+            if isinstance(delivery, SignedManagementApi):
+                await delivery.close()
             assert gone == {ids[1], "neverExisted="}
             assert json.loads(await alice.recv()) == {"type": "message"}
 
