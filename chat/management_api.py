@@ -111,6 +111,10 @@ class SignedManagementApi:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._signer: tuple[ReadOnlyCredentials, Sigv4Signer] | None = None
 
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
     async def deliver(self, payload: str, connection_ids: Sequence[str]) -> set[str]:
         """Post ``payload`` to each connection; the ids that answered 410 Gone."""
         data = payload.encode()

@@ -15,7 +15,8 @@ import yaml
 
 from tests.unit.stack import ROOT, STAGES, as_list, function_by_handler, logical_of, statements
 
-ACCESS: dict[str, dict[str, Any]] = yaml.safe_load((ROOT / "stack" / "access.yml").read_text())
+EVERYTHING: dict[str, dict[str, Any]] = yaml.safe_load((ROOT / "stack" / "access.yml").read_text())
+ACCESS = {h: e for h, e in EVERYTHING.items() if not e["trigger"].startswith("ECS")}  # functions
 BASELINE = re.compile(r"logs:(CreateLogStream|CreateLogGroup|PutLogEvents|TagResource)|xray:\w+")
 VPC_BASELINE = re.compile(r"ec2:\w*NetworkInterfaces?|ec2:(Assign|Unassign)PrivateIpAddresses")
 TABLES = {
@@ -182,3 +183,32 @@ def test_no_role_may_rewrite_or_delete_the_audit_trail(stage: str) -> None:
         ]
         assert denies, handler
         assert {a for s in denies for a in as_list(s["Action"])} == AUDIT_WRITES_DENIED
+
+
+def _task_role_statements(stage: str) -> list[dict[str, Any]]:
+    return statements(stage, "FanoutTaskRole")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_fan_out_tasks_role_grants_exactly_what_the_fan_out_uses(stage: str) -> None:
+    entry = EVERYTHING["chat.fanout_service"]
+    pairs = [
+        (action, resource)
+        for s in _task_role_statements(stage)
+        if s["Effect"] == "Allow"
+        for action in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    ]
+    for action, resource in pairs:
+        assert accounted_for(entry, action, resource, stage), (action, resource)
+    expected = {f"dynamodb:{a}" for t in entry["dynamodb"] for a in _names(entry, "dynamodb", t)}
+    expected |= {f"sqs:{a}" for a in entry["sqs"]["push_queue"]}
+    expected |= {"execute-api:ManageConnections", "kms:Decrypt", "kms:GenerateDataKey"}
+    assert expected <= {action for action, _ in pairs}
+    denied = {
+        a
+        for s in _task_role_statements(stage)
+        if s["Effect"] == "Deny"
+        for a in as_list(s["Action"])
+    }
+    assert denied == AUDIT_WRITES_DENIED

@@ -295,3 +295,49 @@ def test_functions_that_use_redis_run_in_the_vpc_and_the_authorizer_does_not(sta
     assert "VpcConfig" not in authorizer  # it fetches the user pool's keys from the internet
     _, send = function_by_handler(stage, "chat.handlers.send")
     assert send["VpcConfig"]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_fan_out_service_runs_the_projects_image_in_the_private_subnets(stage: str) -> None:
+    [(_, service)] = list(resources(stage, "AWS::ECS::Service"))
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert network["Subnets"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+    [(_, task)] = list(resources(stage, "AWS::ECS::TaskDefinition"))
+    [container] = task["ContainerDefinitions"]
+    assert "FanoutRepository.RepositoryUri" in container["Image"]["Fn::Sub"]
+    names = {variable["Name"] for variable in container["Environment"]}
+    assert {"SOTTO_STAGE", "SOTTO_MANAGEMENT_ENDPOINT", "REDIS_URL"} <= names
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    command = re.search(r'CMD \["python", "-m", "([\w.]+)"\]', dockerfile)
+    assert command is not None
+    assert callable(load_function(f"{command[1]}.main"))
+    for folder in re.findall(r"^COPY (\w+) \1$", dockerfile, re.MULTILINE):
+        assert (ROOT / folder / "__init__.py").exists(), folder
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_alarms_watch_errors_dead_letters_and_fan_out_lag(stage: str) -> None:
+    alarms = [props for _, props in resources(stage, "AWS::CloudWatch::Alarm")]
+    watched_queues = {
+        logical_of(d["Value"])
+        for a in alarms
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for d in a["Dimensions"]
+    }
+    dead_letters = {
+        logical_of(props["RedrivePolicy"]["deadLetterTargetArn"])
+        for _, props in resources(stage, "AWS::SQS::Queue")
+        if "RedrivePolicy" in props
+    }
+    assert dead_letters | {"AnalyticsFailuresQueue"} <= watched_queues
+    errors = {a["Dimensions"][0]["Value"] for a in alarms if a["MetricName"] == "Errors"}
+    throttles = {a["Dimensions"][0]["Value"] for a in alarms if a["MetricName"] == "Throttles"}
+    for handler in ("chat.handlers.send", "connections.handlers.connect", AUTHORIZER):
+        name = function_by_handler(stage, handler)[1]["FunctionName"]
+        assert name in errors
+        assert name in throttles
+    assert any(a["MetricName"] == "FanoutLag" for a in alarms)
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
+    assert list(resources(stage, "AWS::CloudWatch::Dashboard"))
