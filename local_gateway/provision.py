@@ -17,6 +17,8 @@ from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.logs import get_logger
+from verification.model import Case, CaseState
+from verification.store import CaseStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
@@ -394,7 +396,12 @@ def _ensure_user(
         cognito.admin_add_user_to_group(
             UserPoolId=pool.pool_id, Username=user.username, GroupName=group
         )
-    # Demo users are verified, as if a moderator had approved them: they can chat at once.
+    # Demo users are verified, as if a moderator had approved them: they can chat at once, and
+    # their case says so (GET /verification), so an app does not ask them for a selfie.
+    now = datetime.now(UTC)
     profile = UserProfile(user_id, user.username, user.display_name, verified=True)
-    directory.put(profile, datetime.now(UTC))
+    directory.put(profile, now)
+    s = clients.settings
+    cases = CaseStore(clients.dynamodb, s.verifications_table, s.audit_table, s.users_table)
+    cases.open(Case(user_id, CaseState.APPROVED, now, decided_by="demo"))
     return DemoUser(user.username, user.display_name, user.password, user_id, user.groups)

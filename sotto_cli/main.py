@@ -7,6 +7,7 @@ sotto group --user alice --password ... --title Band bob carol
 sotto say --user alice --password ... --conversation <group id> --tone 2
 sotto device --user bob --password ... [--platform ios] [--remove]
 sotto analytics query "SQL" | report | compact | load   (see sotto_cli/analytics.py)
+sotto smoke --sender alice:... --recipient bob:...   (see sotto_cli/smoke.py)
 """
 
 from __future__ import annotations
@@ -23,24 +24,15 @@ from typing import Any
 
 from sotto_cli.audio import content_type_of, extension_for, tone_wav
 from sotto_cli.client import SottoClient, download, sign_in, upload
-from sotto_cli.config import DEFAULT_INFO_FILE, ClientConfig, load_config
+from sotto_cli.config import DEFAULT_INFO_FILE, ClientConfig, load_config, read_info
 from sotto_cli.errors import CliError
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "dev":
-        from local_gateway.__main__ import main as run_dev  # noqa: PLC0415 (local extra only)
-
-        return run_dev(["--info-file", str(args.info_file)])
-    if args.command == "analytics":
-        from sotto_cli import analytics  # noqa: PLC0415 (the analyst extra only)
-
-        try:
-            return analytics.run(args)
-        except CliError as error:
-            print(f"error: {error.code}: {error.message}", file=sys.stderr)
-            return 1
+    standalone = {"dev": _dev, "smoke": _smoke, "analytics": _analytics}
+    if args.command in standalone:
+        return standalone[args.command](args)
     try:
         config = load_config(
             os.environ,
@@ -249,8 +241,57 @@ def _parser() -> argparse.ArgumentParser:
     group_command = commands.choices["group"]
     group_command.add_argument("--title", required=True)
     group_command.add_argument("members", nargs="*", help="user names of the other members")
+    _add_smoke(commands)
     _add_analytics(commands)
     return parser
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from local_gateway.__main__ import main as run_dev  # noqa: PLC0415 (local extra only)
+
+    return run_dev(["--info-file", str(args.info_file)])
+
+
+def _analytics(args: argparse.Namespace) -> int:
+    from sotto_cli import analytics  # noqa: PLC0415 (the analyst extra only)
+
+    try:
+        return analytics.run(args)
+    except CliError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from sotto_cli.smoke import Account, smoke  # noqa: PLC0415
+
+    try:
+        config = load_config(
+            os.environ,
+            args.info_file,
+            {"ws_url": args.ws_url, "client_id": args.client_id, "region": args.region},
+        )
+        http_api = args.http_api or read_info(args.info_file).get("http_api_url")
+        if not http_api:
+            raise CliError("config", "Give --http-api (the stage's HttpApiUrl output).")
+        asyncio.run(
+            smoke(config, http_api, Account.parse(args.sender), Account.parse(args.recipient))
+        )
+    except CliError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_smoke(commands: Any) -> None:
+    smoke = commands.add_parser("smoke", help="smoke-test a deployed stage (or make dev)")
+    smoke.add_argument("--sender", required=True, help="user:password of a verified user")
+    smoke.add_argument("--recipient", required=True, help="user:password of another")
+    smoke.add_argument("--ws-url", help="the stage's WebSocketUrl output")
+    smoke.add_argument("--client-id", help="the stage's UserPoolClientId output")
+    smoke.add_argument("--http-api", help="the stage's HttpApiUrl output")
+    smoke.add_argument("--region")
+    smoke.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
 
 
 def _add_analytics(commands: Any) -> None:

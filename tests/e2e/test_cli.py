@@ -157,3 +157,21 @@ def test_without_a_running_stack_the_client_says_what_to_do(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert "make dev" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_smoke_test_passes_against_the_local_stack(stack: Stack) -> None:
+    """What an operator runs against a deployed stage, run against `make dev`."""
+    alice, bob = stack.user("alice"), stack.user("bob")
+    done = run_sotto(
+        stack,
+        "smoke",
+        "--sender",
+        f"alice:{alice['password']}",
+        "--recipient",
+        f"bob:{bob['password']}",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("smoke test passed")
+    assert any("heard it live" in line for line in lines)
+    assert any("HTTP API: verification approved" in line for line in lines), done.stdout
