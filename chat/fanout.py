@@ -19,6 +19,13 @@ from chat.model import FanoutEnvelope, MissedMessage, Notice
 from chat.safety_store import BlockStore
 from common.clock import Clock
 from common.logs import get_logger
+from common.observability import (
+    DELIVERIES,
+    FANOUT_LAG,
+    GONE_CONNECTIONS,
+    count,
+    milliseconds,
+)
 from connections.index import LiveConnections
 
 log = get_logger("fanout")
@@ -108,8 +115,16 @@ class FanoutService:
         report = FanoutReport(
             delivered=len(targets) - len(gone), gone=tuple(sorted(gone)), missed_by=tuple(offline)
         )
+        self._measure(envelope, report)
         log.info("delivered to %d connection(s) in %s", report.delivered, envelope.conversation_id)
         return report
+
+    def _measure(self, envelope: FanoutEnvelope, report: FanoutReport) -> None:
+        count(DELIVERIES, report.delivered)
+        count(GONE_CONNECTIONS, len(report.gone))
+        sent_ms = envelope.missed.sent_at_ms if envelope.missed is not None else 0
+        if sent_ms and report.delivered:  # from the message's storing to its live delivery
+            milliseconds(FANOUT_LAG, self._clock.now().timestamp() * 1000 - sent_ms)
 
     def _hand_off_missed(
         self, envelope: FanoutEnvelope, users: list[str], live: dict[str, str], gone: set[str]

@@ -21,9 +21,12 @@ import redis.asyncio as aioredis
 from chat.bus import FanoutSubscriber, fanout_channel
 from chat.deps import ChatDeps, load
 from common.logs import configure, get_logger
+from common.observability import flush
 from common.runtime import process_settings
 
 log = get_logger("fanout.service")
+
+METRICS_SECONDS = 60
 
 
 async def serve(deps: ChatDeps, stop: asyncio.Event) -> None:
@@ -38,16 +41,26 @@ async def serve(deps: ChatDeps, stop: asyncio.Event) -> None:
         after_outage=lambda: asyncio.to_thread(deps.connections.distrust_index),
     )
     task = asyncio.create_task(subscriber.run(), name="fanout-subscriber")
+    metrics = asyncio.create_task(_flush_metrics_every(METRICS_SECONDS), name="metrics")
     try:
         await asyncio.wait_for(subscriber.wait_subscribed(), timeout=30)
         log.info("fan-out service subscribed; delivering to %s", delivery.endpoint)
         await stop.wait()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, metrics):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
         await delivery.close()
+        flush()
         log.info("fan-out service stopped")
+
+
+async def _flush_metrics_every(seconds: float) -> None:
+    """Deliveries, gone connections and lag as EMF lines, a minute's worth at a time."""
+    while True:
+        await asyncio.sleep(seconds)
+        flush()
 
 
 async def main() -> None:

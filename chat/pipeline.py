@@ -4,6 +4,7 @@ waveform, or a rejection with a reason. Raw bytes are never served and never kep
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from chat.model import Clip, ProcessedClip
 from chat.service import ChatService
 from common.clock import Clock
 from common.logs import correlation, get_logger
+from common.observability import CLIP_PROCESSING_TIME, milliseconds
 from common.s3 import UploadedObject
 
 log = get_logger("clips")
@@ -89,7 +91,10 @@ class ClipProcessor:
         with correlation(clipId=clip_id):
             clip = self._claim(clip_id, owner_id, upload)
             if clip is not None:
-                self._finish(clip, *self._prepare(clip, upload))
+                started = time.perf_counter()
+                prepared = self._prepare(clip, upload)
+                milliseconds(CLIP_PROCESSING_TIME, (time.perf_counter() - started) * 1000)
+                self._finish(clip, *prepared)
             self._files.delete(upload.key)  # the raw bytes are never kept, whatever happened
 
     def _claim(self, clip_id: str, owner_id: str, upload: UploadedObject) -> Clip | None:

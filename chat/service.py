@@ -45,6 +45,7 @@ from common.clock import Clock, IdFactory
 from common.errors import ClipRejected, Forbidden, NotFound, error_frame
 from common.events import Caller
 from common.logs import correlation, get_logger
+from common.observability import MESSAGES_SENT, count
 
 log = get_logger("chat")
 
@@ -134,6 +135,7 @@ class ChatService:
         )
         ack, stored_now = self._messages.append(draft)
         if stored_now:
+            count(MESSAGES_SENT)
             stored = Message(**{**draft.__dict__, "seq": ack.seq})
             with correlation(messageId=ack.message_id):
                 log.info("message #%d stored in %s", ack.seq, conversation_id)

@@ -26,6 +26,7 @@ from common.errors import BadRequest, SottoError, Unauthorized, error_body, erro
 from common.events import AuthorizerRequest, WebSocketEvent, reply
 from common.http_events import HttpApiEvent, http_response
 from common.logs import correlation, get_logger
+from common.observability import invocation
 
 D = TypeVar("D")
 R = TypeVar("R")  # what a batch function is handed for each record
@@ -59,8 +60,11 @@ def action(
         ) -> dict[str, Any]:
             view = WebSocketEvent(event)
             request_id: RequestId | None = None
-            with correlation(
-                connectionId=view.connection_id, requestId=_invocation_id(context, view)
+            with (
+                correlation(
+                    connectionId=view.connection_id, requestId=_invocation_id(context, view)
+                ),
+                invocation(route.__name__),
             ):
                 try:
                     body = view.json_body()
@@ -89,8 +93,11 @@ def lifecycle(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             view = WebSocketEvent(event)
-            with correlation(
-                connectionId=view.connection_id, requestId=_invocation_id(context, view)
+            with (
+                correlation(
+                    connectionId=view.connection_id, requestId=_invocation_id(context, view)
+                ),
+                invocation(route.__name__),
             ):
                 try:
                     route(view, deps if deps is not None else load_deps())
@@ -122,7 +129,7 @@ def authorizer(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             view = AuthorizerRequest(event)
-            with correlation(requestId=_invocation_id(context, None)):
+            with correlation(requestId=_invocation_id(context, None)), invocation(route.__name__):
                 try:
                     return route(view, deps if deps is not None else load_deps())
                 except Unauthorized as exc:
@@ -146,7 +153,7 @@ def http_route(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             view = HttpApiEvent(event)
-            with correlation(requestId=_invocation_id(context, view)):
+            with correlation(requestId=_invocation_id(context, view)), invocation(route.__name__):
                 try:
                     answer = route(view, deps if deps is not None else load_deps())
                 except Exception as exc:  # every failure becomes one error response
@@ -220,7 +227,8 @@ def stream_whole_batch(
         ) -> dict[str, Any]:
             resolved = deps if deps is not None else load_deps()
             records = [_stream_record(DynamoDBRecord(raw)) for raw in event.get("Records", [])]
-            route(records, resolved)
+            with invocation(route.__name__):
+                route(records, resolved)
             return {}
 
         return handler
@@ -258,7 +266,7 @@ def scheduled(load_deps: Callable[[], D]) -> Callable[[Callable[[datetime, D], N
             resolved = deps if deps is not None else load_deps()
             fired = str(event.get("time") or "")
             at = datetime.fromisoformat(fired.replace("Z", "+00:00")) if fired else None
-            with correlation(scheduleId=str(event.get("id", ""))):
+            with correlation(scheduleId=str(event.get("id", ""))), invocation(route.__name__):
                 route(at or datetime.now(UTC), resolved)
             return {}
 
@@ -280,12 +288,13 @@ def _partial_batch(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             resolved = deps if deps is not None else load_deps()
-            response = process_partial_response(
-                event=dict(event),
-                record_handler=lambda record: one(route, record, resolved),
-                processor=BatchProcessor(event_type=event_type),
-                context=context,
-            )
+            with invocation(route.__name__):
+                response = process_partial_response(
+                    event=dict(event),
+                    record_handler=lambda record: one(route, record, resolved),
+                    processor=BatchProcessor(event_type=event_type),
+                    context=context,
+                )
             return dict(response)
 
         return handler
@@ -305,9 +314,10 @@ def sns_messages(
             event: Mapping[str, Any], context: Any = None, *, deps: D | None = None
         ) -> dict[str, Any]:
             resolved = deps if deps is not None else load_deps()
-            for record in SNSEvent(dict(event)).records:
-                with correlation(messageId=record.sns.message_id):
-                    route(record.sns.message, resolved)
+            with invocation(route.__name__):
+                for record in SNSEvent(dict(event)).records:
+                    with correlation(messageId=record.sns.message_id):
+                        route(record.sns.message, resolved)
             return {}
 
         return handler

@@ -1,13 +1,14 @@
-"""Structured logs with correlation ids; never tokens, bodies or presigned URLs."""
+"""Structured logs with correlation ids; never tokens, bodies or presigned URLs. In Lambda and
+the fan-out service each line is Powertools Logger's JSON; on the local console, short lines."""
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 _correlation: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "sotto_correlation", default=None
@@ -24,25 +25,21 @@ def correlation(**ids: str) -> Iterator[None]:
         _correlation.reset(token)
 
 
-class _CorrelationFilter(logging.Filter):
+class CorrelationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation = _correlation.get() or {}
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line, as CloudWatch Logs Insights likes it."""
+class JsonFormatter(LambdaPowertoolsFormatter):
+    """Powertools Logger's JSON line (level, location, message, timestamp, service, and the X-Ray
+    trace id in Lambda), with the correlation ids as keys of their own, as CloudWatch Logs
+    Insights likes it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, "correlation", {}),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        for key, value in record.__dict__.pop("correlation", {}).items():
+            setattr(record, key, value)
+        return str(super().format(record))
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -65,7 +62,7 @@ def configure(level: str, *, human: bool = False) -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(ConsoleFormatter() if human else JsonFormatter())
-    handler.addFilter(_CorrelationFilter())
+    handler.addFilter(CorrelationFilter())
     handler._sotto = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.propagate = False

@@ -159,6 +159,8 @@ class LocalStack:
         """Hand settings to the handlers the way Lambda does: through the environment."""
         for key, value in LOCAL_CREDENTIALS.items():
             self._env.setdefault(key, value)
+        # No EMF lines among the console's: metrics are for CloudWatch.
+        self._env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self._env.update(values)
         runtime.reset()  # the next handler reads the environment afresh
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from common.clock import Clock
 from common.logs import correlation, get_logger
+from common.observability import PUSHES, count
 from notifications.buffer import BufferUnavailable, PushBuffer
 from notifications.jobs import PushJobs
 from notifications.logic import (
@@ -190,6 +191,7 @@ class PushService:
                 except PushFailed as error:  # this device misses this push; the others do not
                     log.warning("a push to a %s device failed: %s", device.platform.value, error)
                     continue
+                count(PUSHES)
                 if self._record is not None:
                     self._record.sent(device, push, self._clock.now())
                 log.info(

@@ -10,6 +10,8 @@ import pytest
 from common.settings import Settings
 
 REAL_REDIS_URL = os.environ.get("REDIS_URL", "")
+# No EMF lines in the tests' output; tests/unit/test_observability.py turns metrics on.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def test_settings(**overrides: str) -> Settings:

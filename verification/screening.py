@@ -8,6 +8,7 @@ import hashlib
 
 from common.clock import Clock
 from common.logs import correlation, get_logger
+from common.observability import VERIFICATION_OUTCOMES, count
 from common.s3 import UploadedObject
 from verification.errors import SelfieNotExpected
 from verification.files import SelfieFiles, selfie_owner
@@ -60,6 +61,7 @@ class SelfieScreener:
             if moved.state is CaseState.RETRY:
                 self._files.delete(upload.key)
             log.info("selfie screened: %s %s", moved.state.value, moved.reason or "")
+            count(VERIFICATION_OUTCOMES.get(moved.state.value, "SelfiesScreened"))
             self._announce(moved)
 
     def _arrive(self, case: Case, upload: UploadedObject) -> Case | None:

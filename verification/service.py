@@ -11,6 +11,7 @@ from common.clock import Clock, IdFactory
 from common.errors import NotFound
 from common.events import Caller
 from common.logs import get_logger
+from common.observability import VERIFICATION_OUTCOMES, count
 from verification.errors import CaseChanged
 from verification.files import SelfieFiles, selfie_key
 from verification.model import AuditEntry, Case, CaseState
@@ -126,6 +127,7 @@ class VerificationService:
         if case.selfie_key is not None:
             self._files.delete(case.selfie_key)
         log.info("case decided: %s", moved.state.value)
+        count(VERIFICATION_OUTCOMES[moved.state.value])
         self._announce(moved)
         return moved
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -29,6 +30,7 @@ from chat.model import (
 )
 from common.clients import Clients
 from common.clock import ManualClock
+from common.observability import flush
 from connections.index import LiveConnections
 from connections.model import Connection
 from connections.store import ConnectionStore, PresenceStore
@@ -267,3 +269,31 @@ def test_live_deliveries_are_recorded_per_member_reached_not_the_sender_nor_the_
     }
     assert {(e.row["seq"], e.row["via"], e.row["latency_ms"]) for e in events} == {(7, "live", 250)}
     assert deps.analytics_log.active_since(NOW - timedelta(minutes=5)) == 1
+
+
+def test_a_fan_out_reports_deliveries_gone_connections_and_lag_as_metrics(
+    aws: Clients, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    conversations = ConversationStore(aws.dynamodb, aws.settings.conversations_table)
+    connections = ConnectionStore(aws.dynamodb, aws.settings.connections_table)
+    conversation = direct_conversation_id("alice", "bob")
+    conversations.ensure_direct(conversation, ("alice", "bob"), NOW)
+    live_until = int(NOW.timestamp()) + 3600
+    for connection_id in ("bob-phone", "bob-tablet"):
+        connections.put(Connection(connection_id, "bob", AN_HOUR_AGO, live_until))
+    service = ChatDeps(aws, clock=ManualClock(NOW)).fanout(RecordingDelivery(gone={"bob-tablet"}))
+    sent_ms = round(NOW.timestamp() * 1000) - 180
+    envelope = FanoutEnvelope(
+        conversation, "alice-phone", "{}", sender_id="alice", missed=MissedMessage(1, 900, sent_ms)
+    )
+
+    asyncio.run(service.fan_out(envelope))
+    flush()
+
+    [line] = [
+        json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')
+    ]
+    assert line["Deliveries"] == [1.0]
+    assert line["GoneConnections"] == [1.0]
+    assert line["FanoutLag"] == [180.0]
