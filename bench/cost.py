@@ -38,6 +38,7 @@ PRICES: Mapping[str, float] = {
     "sqs_request": 0.40 / 1e6,
     "sns_mobile_push": 0.50 / 1e6,
     "interface_endpoint_az_hour": 0.011,
+    "nat_gateway_hour": 0.048,
     "fargate_vcpu_hour_arm64": 0.03238,
     "fargate_gb_hour_arm64": 0.00356,
 }
@@ -129,6 +130,7 @@ def per_month(template: dict[str, Any]) -> dict[str, float]:
         if e["VpcEndpointType"] == "Interface"
     ]
     endpoint_azs = sum(len(e["SubnetIds"]) for e in endpoints)
+    nats = len(_resources(template, "AWS::EC2::NatGateway"))
     [task] = _resources(template, "AWS::ECS::TaskDefinition")
     [service] = _resources(template, "AWS::ECS::Service")
     task_hour = (
@@ -140,6 +142,9 @@ def per_month(template: dict[str, Any]) -> dict[str, float]:
         * HOURS_PER_MONTH,
         f"Interface endpoints ({len(endpoints)} in {endpoint_azs // len(endpoints)} AZs)": endpoint_azs
         * PRICES["interface_endpoint_az_hour"]
+        * HOURS_PER_MONTH,
+        f"NAT gateways ({nats}, for the Management API)": nats
+        * PRICES["nat_gateway_hour"]
         * HOURS_PER_MONTH,
         f"Fan-out tasks ({service['DesiredCount']} on Fargate)": int(service["DesiredCount"])
         * task_hour

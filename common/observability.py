@@ -58,7 +58,11 @@ def milliseconds(name: str, value: float) -> None:
 
 
 def _add(name: str, unit: MetricUnit, value: float) -> None:
+    """Record one value; nothing at all while metrics are disabled (the local stack's fan-out
+    runs for hours and never flushes)."""
     global _pending  # noqa: PLW0603 (one metric set per process, as Powertools keeps it)
+    if is_metrics_disabled():
+        return
     with _lock:
         _metrics.add_metric(name=name, unit=unit, value=value)
         _pending = True

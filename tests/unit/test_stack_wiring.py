@@ -265,17 +265,38 @@ def test_every_queue_is_encrypted_and_work_queues_have_dead_letter_queues(stage:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_only_api_gateway_faces_the_internet(stage: str) -> None:
-    kinds = {resource["Type"] for resource in template(stage)["Resources"].values()}
-    assert not kinds & {"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP"}
+    """Nothing in the VPC accepts a connection from outside: no public addresses, no open
+    ingress; the private subnets go out (to the Management API) through NAT gateways only."""
+    for _, group in resources(stage, "AWS::EC2::SecurityGroup"):
+        for rule in group.get("SecurityGroupIngress", []):
+            assert "SourceSecurityGroupId" in rule, rule  # never a CIDR, let alone 0.0.0.0/0
+    for _, subnet in resources(stage, "AWS::EC2::Subnet"):
+        assert subnet.get("MapPublicIpOnLaunch", False) is False
+    public = {"PublicSubnetA", "PublicSubnetB"}
+    nat_subnets = {logical_of(n["SubnetId"]) for _, n in resources(stage, "AWS::EC2::NatGateway")}
+    assert nat_subnets == public
+    for function in functions(stage).values():
+        assert not public & {
+            logical_of(s) for s in function.get("VpcConfig", {}).get("SubnetIds", [])
+        }
+    [(_, service)] = list(resources(stage, "AWS::ECS::Service"))
+    assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+    routes = [props for _, props in resources(stage, "AWS::EC2::Route")]
+    private_defaults = [
+        r for r in routes if r["RouteTableId"]["Ref"].startswith("PrivateRouteTable")
+    ]
+    assert private_defaults
+    assert all("NatGatewayId" in r and "GatewayId" not in r for r in private_defaults)
     endpoints = {
-        props["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]
-        if "execute-api" not in props["ServiceName"]["Fn::Sub"]
-        else "execute-api": props["VpcEndpointType"]
+        props["ServiceName"]["Fn::Sub"].split("}.", 1)[1]: props["VpcEndpointType"]
         for _, props in resources(stage, "AWS::EC2::VPCEndpoint")
     }
     assert endpoints["s3"] == endpoints["dynamodb"] == "Gateway"
-    for service in ("sqs", "sns", "execute-api", "rekognition"):
-        assert endpoints[service] == "Interface", service
+    for service_name in ("sqs", "sns", "rekognition"):
+        assert endpoints[service_name] == "Interface", service_name
+    # An execute-api endpoint serves private APIs only, and its private DNS would capture the
+    # public WebSocket API's hostname: the Management API must go through the NAT instead.
+    assert "execute-api" not in endpoints
     [(_, redis)] = list(resources(stage, "AWS::ElastiCache::ReplicationGroup"))
     assert redis["TransitEncryptionEnabled"] is True
     assert redis["AtRestEncryptionEnabled"] is True
