@@ -251,7 +251,10 @@ def test_buckets_are_private_encrypted_and_refuse_plain_http(stage: str) -> None
         if logical != "ServerlessDeploymentBucket":
             assert all(bucket["PublicAccessBlockConfiguration"].values()), logical
             [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+            # Data under the stack's key; the console's static code under S3's own (CloudFront
+            # reads it, and must stay out of the data key's policy).
+            expected = "AES256" if logical == "ConsoleBucket" else "aws:kms"
+            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == expected, logical
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -363,3 +366,29 @@ def test_alarms_watch_errors_dead_letters_and_fan_out_lag(stage: str) -> None:
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
     assert list(resources(stage, "AWS::CloudWatch::Dashboard"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_console_is_served_by_cloudfront_alone_over_https(stage: str) -> None:
+    [(_, distribution)] = list(resources(stage, "AWS::CloudFront::Distribution"))
+    config = distribution["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    [origin] = config["Origins"]
+    assert logical_of(origin["DomainName"]) == "ConsoleBucket"
+    assert logical_of(origin["OriginAccessControlId"]) == "ConsoleOriginAccess"
+    [(_, policy)] = [
+        (k, p)
+        for k, p in resources(stage, "AWS::S3::BucketPolicy")
+        if logical_of(p["Bucket"]) == "ConsoleBucket"
+    ]
+    [allow] = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert "ConsoleDistribution" in repr(allow["Condition"])
+    script = (ROOT / "scripts" / "publish-console").read_text()
+    outputs = set(template(stage)["Outputs"])
+    for name in re.findall(r"output (\w+)\)", script):
+        assert name in outputs, name
+    for asset in ("index.html", "console.js", "console.css"):
+        assert (ROOT / "verification" / "console" / asset).exists()
