@@ -31,23 +31,16 @@ from analytics import handlers as analytics_handlers
 from analytics.changes import Source, Sources, events_from
 from analytics.deps import AnalyticsDeps
 from analytics.export import parquet_bytes, to_table
-from bench.push import NoSockets, timed
+from bench.push import NoSockets, Phones, a_group, timed
 from chat.deps import ChatDeps
 from chat.fanout import FanoutService
 from chat.model import (
-    Conversation,
-    ConversationKind,
     FanoutEnvelope,
-    Member,
     MissedMessage,
-    Role,
-    UserProfile,
 )
 from common.clients import Clients
 from common.handler import StreamRecord
 from common.settings import Settings
-from connections.model import Connection
-from connections.store import ConnectionStore
 from local_gateway.provision import create_buckets, create_tables
 
 ROUNDS = 15
@@ -65,16 +58,9 @@ def world() -> Clients:
 
 
 def connected_group(chat: ChatDeps, users: Sequence[str]) -> str:
-    table = ConnectionStore(chat.clients.dynamodb, chat.settings.connections_table)
-    for user in users:
-        chat.users.put(UserProfile(user, user, user.title()), NOW)
-        table.put(Connection(f"{user}-phone", user, NOW, int(NOW.timestamp()) + 3600))
-    conversation = Conversation("g_bench", ConversationKind.GROUP, NOW, "Bench", users[0])
-    members = [Member(u, Role.OWNER if i == 0 else Role.MEMBER, NOW) for i, u in enumerate(users)]
-    half = len(members) // 2  # a transaction holds at most 100 items
-    chat.conversations.create_group(conversation, members[:half])
-    chat.conversations.add_members(conversation, members[half:])
-    return conversation.conversation_id
+    """The push benchmark's group, with every member connected."""
+    Phones(chat).online(users)
+    return a_group(chat, users)
 
 
 def recording(clients: Clients) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.logs import get_logger
+from common.settings import Settings
 from verification.model import Case, CaseState
 from verification.store import CaseStore
 
@@ -62,9 +63,8 @@ class UserPool:
     client_id: str
 
 
-def table_specs(clients: Clients) -> list[CreateTableInputTypeDef]:
+def table_specs(s: Settings) -> list[CreateTableInputTypeDef]:
     """Every table with its keys and indexes: on demand, encrypted."""
-    s = clients.settings
     return [
         # Streams feed analytics (analytics.handlers.export_changes) and, for the users
         # table, the welcome push (notifications.handlers.welcome).
@@ -162,7 +162,7 @@ def provision(clients: Clients) -> UserPool:
 
 def create_tables(clients: Clients) -> None:
     existing = set(clients.dynamodb.list_tables()["TableNames"])
-    for spec in table_specs(clients):
+    for spec in table_specs(clients.settings):
         if spec["TableName"] in existing:
             continue
         clients.dynamodb.create_table(**spec)

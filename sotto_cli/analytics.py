@@ -82,22 +82,17 @@ def add_commands(commands: Any) -> None:
     compact.add_argument("--day", type=date.fromisoformat, help="default: yesterday (UTC)")
     load = actions.add_parser("load", help="load a day into Redshift (Redshift Data API)")
     redshift_command.add_arguments(load)
+    for action in (query, report, compact):  # load has its own, required --bucket
+        action.add_argument("--bucket", help="the analytics bucket (default: the local stack's)")
     for action in (query, report, compact, load):
-        _add_source_arguments(action)
+        action.add_argument("--region")
+        action.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
+        action.add_argument("--endpoint-url", help=argparse.SUPPRESS)
     for action in (query, report):
         action.add_argument("--data", type=Path, help=f"local copy (default {DEFAULT_DATA}/)")
         action.add_argument(
             "--offline", action="store_true", help="use the local copy as it is, fetch nothing"
         )
-
-
-def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    if not any(a.dest == "bucket" for a in parser._actions):
-        parser.add_argument("--bucket", help="the analytics bucket (default: the local stack's)")
-    parser.add_argument("--info-file", type=Path, default=DEFAULT_INFO_FILE)
-    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)
-    if not any(a.dest == "region" for a in parser._actions):
-        parser.add_argument("--region")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ def test_provisioning_twice_changes_nothing_and_breaks_nothing(aws: Clients) -> 
     assert [u.user_id for u in second_users] == [u.user_id for u in first_users]
     assert all(u.user_id for u in first_users)
     tables = set(aws.dynamodb.list_tables()["TableNames"])
-    assert {spec["TableName"] for spec in table_specs(aws)} <= tables
+    assert {spec["TableName"] for spec in table_specs(aws.settings)} <= tables
     ttl = aws.dynamodb.describe_time_to_live(TableName=aws.settings.connections_table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
     queues = aws.sqs.list_queues(QueueNamePrefix=aws.settings.uploads_queue)["QueueUrls"]

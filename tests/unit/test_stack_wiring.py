@@ -197,14 +197,9 @@ def _indexes(spec: Any) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-class _Named:
-    def __init__(self, s: Settings) -> None:
-        self.settings = s
-
-
 @pytest.mark.parametrize("stage", STAGES)
 def test_tables_have_the_keys_indexes_and_streams_the_code_uses(stage: str) -> None:
-    for spec in table_specs(_Named(settings(stage))):  # type: ignore[arg-type]
+    for spec in table_specs(settings(stage)):
         _, table = by_name(stage, "AWS::DynamoDB::Table", "TableName", spec["TableName"])
         assert _attribute_types(table) == _attribute_types(spec), spec["TableName"]
         assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [
