@@ -8,7 +8,7 @@ import asyncio
 import functools
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,13 @@ class HttpApi:
         *,
         api_id: str = "local",
         clock: Clock | None = None,
-        site: StaticSite | None = None,
+        sites: Sequence[StaticSite] = (),
     ) -> None:
         self._routes = dict(routes)
         self._authorize = authorize
         self._api_id = api_id
         self._clock = clock or SystemClock()
-        self._site = site
+        self._sites = tuple(sites)
         self._invoker = LambdaInvoker(INTEGRATION_TIMEOUT_SECONDS, concurrency=8)
 
     def app(self) -> web.Application:
@@ -63,8 +63,8 @@ class HttpApi:
         for route_key, function in self._routes.items():
             method, path = route_key.split(" ", 1)
             app.router.add_route(method, path, functools.partial(self._serve, route_key, function))
-        if self._site is not None:
-            self._add_site(app, self._site)
+        for site in self._sites:
+            self._add_site(app, site)
         return app
 
     @staticmethod

@@ -14,7 +14,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from aiohttp import web
 from fakeredis import TcpFakeServer
 from moto.server import ThreadedMotoServer
 
+import sotto_cli
 import verification
 from chat.bus import FanoutSubscriber, fanout_channel
 from chat.deps import load as load_chat
@@ -61,6 +62,8 @@ log = logging.getLogger("sotto.launcher")
 
 # The moderators' console: static files that ship with the verification package.
 CONSOLE_DIRECTORY = Path(verification.__file__).parent / "console"
+# The web client: static files that ship with the clients' package.
+WEB_CLIENT_DIRECTORY = Path(sotto_cli.__file__).parent / "web"
 
 # moto accepts any credentials; boto3 only needs some to sign with.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sotto-local", "AWS_SECRET_ACCESS_KEY": "sotto-local"}
@@ -136,13 +139,15 @@ class LocalStack:
             SOTTO_COGNITO_CLIENT_ID=pool.client_id,
             SOTTO_MANAGEMENT_ENDPOINT=management,
         )
-        http_api_url = await self._start_http_api(pool)
         await self._start_subscriber(redis_url)
         await self._start_queue_consumers(clients)
         await self._start_stream_consumers(clients)
         self._start_schedules()
+        ws_url = await self._gateway.start_websocket()
+        # Nobody connects before start() returns the URLs: the pages' origins are allowed in time.
+        http_api_url = await self._start_http_api(pool, ws_url, users)
         return StackInfo(
-            ws_url=await self._gateway.start_websocket(),
+            ws_url=ws_url,
             management_endpoint=management,
             http_api_url=http_api_url,
             aws_endpoint=aws_endpoint,
@@ -211,28 +216,35 @@ class LocalStack:
         await web.TCPSite(self._rekognition_runner, host, 0).start()
         return f"http://{host}:{self._rekognition_runner.addresses[0][1]}"
 
-    async def _start_http_api(self, pool: UserPool) -> str:
+    async def _start_http_api(self, pool: UserPool, ws_url: str, users: list[DemoUser]) -> str:
         """The HTTP API, its JWT authorizer verifying tokens as the WebSocket authorizer does,
-        and the moderators' console beside it (same origin: the page calls the API directly)."""
+        and beside it the moderators' console and the web client (same origin: the pages call
+        the API directly), whose origin the WebSocket API then allows."""
         verifier = load_connections().verifier
         settings = Settings.from_env(self._env)
-        console = StaticSite(
-            prefix="/console",
-            directory=CONSOLE_DIRECTORY,
-            config={
-                "cognitoEndpoint": settings.endpoint_for("cognito-idp")
-                or f"https://cognito-idp.{settings.region}.amazonaws.com/",
-                "clientId": pool.client_id,
-                "region": settings.region,
-                "apiBase": "",
-            },
+        cognito = {
+            "cognitoEndpoint": settings.endpoint_for("cognito-idp")
+            or f"https://cognito-idp.{settings.region}.amazonaws.com/",
+            "clientId": pool.client_id,
+            "region": settings.region,
+            "apiBase": "",
+        }
+        console = StaticSite(prefix="/console", directory=CONSOLE_DIRECTORY, config=cognito)
+        web_client = StaticSite(
+            prefix="/app",
+            directory=WEB_CLIENT_DIRECTORY,
+            config={**cognito, **web_client_extras(ws_url, users)},
         )
-        self._http_api = HttpApi(load_routes(HTTP_ROUTES), verifier.verified_claims, site=console)
+        self._http_api = HttpApi(
+            load_routes(HTTP_ROUTES), verifier.verified_claims, sites=(console, web_client)
+        )
         self._http_api_runner = web.AppRunner(self._http_api.app(), access_log=None)
         await self._http_api_runner.setup()
         host = self._settings.gateway_host
         await web.TCPSite(self._http_api_runner, host, self._settings.gateway_api_port).start()
-        return f"http://{host}:{self._http_api_runner.addresses[0][1]}"
+        url = f"http://{host}:{self._http_api_runner.addresses[0][1]}"
+        self._export(SOTTO_ALLOWED_ORIGINS=with_page_origins(settings.allowed_origins, url))
+        return url
 
     async def _start_subscriber(self, redis_url: str) -> None:
         chat = load_chat()
@@ -321,6 +333,30 @@ def _check_free(host: str, port: int, key: str) -> None:
             raise PortInUse(f"{host}:{port} is in use; set {key} to another port") from None
 
 
+def web_client_extras(ws_url: str, users: Sequence[DemoUser]) -> dict[str, object]:
+    """What the web client's config.json has locally beyond Cognito and the HTTP API: the
+    WebSocket URL, the demo users to sign in as, and that moto confirms any sign-up code."""
+    return {
+        "wsUrl": ws_url,
+        "demoUsers": [
+            {"username": u.username, "displayName": u.display_name, "password": u.password}
+            for u in users
+            if not u.groups  # the moderator has the console
+        ],
+        "anyConfirmationCode": True,
+    }
+
+
+def with_page_origins(configured: str | None, page_url: str) -> str:
+    """``SOTTO_ALLOWED_ORIGINS`` with the local pages' origin (also as ``localhost``) added:
+    browsers send ``Origin``, and the web client must be able to connect."""
+    origins = [o for o in (configured or "").split(",") if o.strip()]
+    origins.append(page_url)
+    if "://127.0.0.1:" in page_url:
+        origins.append(page_url.replace("://127.0.0.1:", "://localhost:"))
+    return ",".join(origins)
+
+
 def banner(info: StackInfo, info_file: Path | None) -> str:
     users = "\n".join(
         f"    {u.username:<8} password {u.password:<14} user id {u.user_id}"
@@ -338,6 +374,7 @@ Sotto is running locally.
   WebSocket API      {info.ws_url}?token=<Cognito ID or access token>
   @connections API   {info.management_endpoint}
   HTTP API           {info.http_api_url}   (Authorization: Bearer <token>)
+  Web client         {info.http_api_url}/app/   (sign in as alice in one window, bob in another)
   Moderation console {info.http_api_url}/console/   (sign in as a moderator)
   AWS endpoint       {info.aws_endpoint}   (moto; region {info.region})
   Redis              {"fakeredis at " if info.fake_redis else ""}{info.redis_url}

@@ -4,49 +4,32 @@ and approves it; the user's state changes."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from chat.ffmpeg import find_ffmpeg
 from sotto_cli.client import sign_in
+from tests.e2e.browsers import chromium, require_chromium, wait
 from tests.e2e.clients import PASSWORD, signed_up
 from tests.e2e.conftest import Stack
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SIDE = 64  # pixels of the test selfie
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        pytest.fail("chromium and chromedriver must be installed (make test does it)")
-    pytest.skip("chromium and chromedriver are not installed", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def a_jpeg(folder: Path) -> bytes:
@@ -79,10 +62,6 @@ def waiting_for_review(stack: Stack, jpeg: bytes) -> tuple[str, str]:
             return grant["fields"]["key"].split("/")[1], token
         time.sleep(0.2)
     raise AssertionError(f"the selfie never reached the queue: {status}")
-
-
-def wait(driver: WebDriver, condition: Any, seconds: float = 20) -> Any:
-    return WebDriverWait(driver, seconds).until(condition)
 
 
 def test_a_moderator_approves_a_case_in_the_console(

@@ -1,0 +1,209 @@
+"""The web client (``/app/`` beside the HTTP API) in real headless Chromium with its fake
+microphone: Alice holds the record key and her voice message reaches Bob's page live, drawn
+from its waveform, and he plays it; Bob's page loses its connection, is reloaded without
+network, and catches up in order. Screenshots land in ``.sotto/screenshots/``."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+
+from connections.store import ConnectionStore
+from tests.e2e.browsers import chromium, require_chromium, screenshot, wait
+from tests.e2e.clients import connect_as, say
+from tests.e2e.conftest import Stack
+
+require_chromium()
+
+WAVEFORM_HEIGHT = 32  # the page's bar height for a peak of 255 (view.js)
+
+
+@pytest.fixture
+def pages() -> Iterator[tuple[WebDriver, WebDriver]]:
+    with chromium() as alice, chromium() as bob:
+        yield alice, bob
+
+
+def signed_in(driver: WebDriver, stack: Stack, name: str) -> None:
+    driver.get(f"{stack.info['http_api_url']}/app/")
+    demo = (By.CSS_SELECTOR, f'button.demo-user[data-username="{name}"]')
+    wait(driver, expected_conditions.element_to_be_clickable(demo)).click()
+    wait(driver, lambda d: online(d) and d.find_element(By.ID, "chat").is_displayed())
+
+
+def online(driver: WebDriver) -> bool:
+    return driver.find_element(By.ID, "connection").get_attribute("data-state") == "open"
+
+
+def message(driver: WebDriver, seq: int, waveform: bool = True) -> WebElement:
+    """The message with ``seq`` in the open conversation, once its clip is drawn."""
+    selector = f'#messages li.message[data-seq="{seq}"]' + (" svg.waveform" if waveform else "")
+    wait(driver, expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector)))
+    return driver.find_element(By.CSS_SELECTOR, f'#messages li.message[data-seq="{seq}"]')
+
+
+def shown_seqs(driver: WebDriver) -> list[int]:
+    items = driver.find_elements(By.CSS_SELECTOR, "#messages li.message[data-seq]")
+    return [int(str(item.get_attribute("data-seq"))) for item in items]
+
+
+def hold_key_on(driver: WebDriver, element: WebElement, seconds: float) -> None:
+    driver.execute_script("arguments[0].focus()", element)
+    ActionChains(driver).key_down(Keys.SPACE).pause(seconds).key_up(Keys.SPACE).perform()
+
+
+def bar_heights(item: WebElement) -> list[float]:
+    return [
+        float(str(bar.get_attribute("height")))
+        for bar in item.find_elements(By.CSS_SELECTOR, "svg.waveform rect")
+    ]
+
+
+async def bobs_copy(stack: Stack, seq: int) -> dict[str, Any]:
+    """The message as the protocol gives it to Bob (what his page must have drawn)."""
+    bob = await connect_as(stack, "bob")
+    try:
+        summary = await bob.request("sync", since={})
+        conversation = summary["conversations"][0]["conversationId"]
+        page = await bob.request("sync", conversationId=conversation, afterSeq=seq - 1, limit=1)
+        return dict(page["messages"][0])
+    finally:
+        await bob.close()
+
+
+def test_alice_records_and_sends_and_bob_sees_the_waveform_and_plays_it(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+) -> None:
+    alice, bob = pages
+    signed_in(bob, own_stack, "bob")
+    signed_in(alice, own_stack, "alice")
+
+    alice.find_element(By.ID, "new-conversation").send_keys("bob", Keys.ENTER)
+    record = wait(alice, expected_conditions.visibility_of_element_located((By.ID, "record")))
+    hold_key_on(alice, record, 2.0)
+    # Bob's page got it live (not opened yet), so it says so: a delivered receipt.
+    wait(alice, lambda d: "Delivered" in message(d, 1).text)
+
+    # Bob was not in the conversation: it appears with one unread message; he opens it.
+    opener = (By.CSS_SELECTOR, "button.open-conversation")
+    wait(bob, expected_conditions.text_to_be_present_in_element((*opener,), "1"))
+    assert bob.find_element(By.CSS_SELECTOR, "button.open-conversation .unread").text == "1"
+    bob.find_element(*opener).click()
+    received = message(bob, 1)
+    clip = asyncio.run(bobs_copy(own_stack, 1))["clip"]
+    assert received.find_element(By.CSS_SELECTOR, ".sender").text == "Alice"
+    assert bar_heights(received) == [
+        max(1, round(peak / 255 * WAVEFORM_HEIGHT)) for peak in clip["waveform"]
+    ]
+    assert len(set(bar_heights(received))) > 1, "a beep is not a flat line"
+    seconds = math.ceil(clip["durationMs"] / 1000)
+    assert received.find_element(By.CSS_SELECTOR, ".duration").text == f"0:{seconds:02d}"
+    screenshot(bob, "web-client-received")
+
+    # Played from the keyboard; Alice's page hears of it (the listened receipt).
+    play = received.find_element(By.CSS_SELECTOR, "button.play")
+    bob.execute_script("arguments[0].focus()", play)
+    ActionChains(bob).send_keys(Keys.ENTER).perform()
+    wait(bob, lambda d: message(d, 1).get_attribute("data-played") == "true")
+    wait(alice, lambda d: "Listened" in message(d, 1).text)
+
+    # While Alice holds the button (the pointer this time), Bob sees that she is recording.
+    holding = threading.Thread(
+        target=ActionChains(alice).click_and_hold(record).pause(3.5).release().perform
+    )
+    holding.start()
+    wait(
+        bob,
+        expected_conditions.text_to_be_present_in_element(
+            (By.ID, "indicator"), "Alice is recording"
+        ),
+    )
+    screenshot(bob, "web-client-recording")
+    holding.join(10)
+    message(bob, 2)
+    assert shown_seqs(bob) == [1, 2]
+    wait(bob, lambda d: d.find_element(By.ID, "indicator").text == "")
+    screenshot(alice, "web-client-sent")
+
+
+def drop_connections(stack: Stack, name: str) -> None:
+    """Close the user's sockets from the server side, as API Gateway does (lifetime, idle)."""
+    store = ConnectionStore(stack.clients.dynamodb, stack.clients.settings.connections_table)
+    management = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=stack.info["management_endpoint"],
+        region_name=stack.info["region"],
+    )
+    for connection in store.live_for_users([stack.user(name)["user_id"]], datetime.now(UTC)):
+        management.delete_connection(ConnectionId=connection.connection_id)
+
+
+def alice_says(stack: Stack, count: int) -> list[int]:
+    async def scenario() -> list[int]:
+        alice = await connect_as(stack, "alice")
+        try:
+            bob = stack.user("bob")["user_id"]
+            return [int((await say(alice, to=bob))["seq"]) for _ in range(count)]
+        finally:
+            await alice.close()
+
+    return asyncio.run(scenario())
+
+
+def offline(driver: WebDriver, is_offline: bool) -> None:
+    driver.set_network_conditions(  # type: ignore[attr-defined]
+        offline=is_offline, latency=0, download_throughput=-1, upload_throughput=-1
+    )
+
+
+def test_bobs_page_catches_up_after_a_drop_and_an_offline_reload(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+) -> None:
+    _, bob = pages
+    signed_in(bob, own_stack, "bob")
+    assert alice_says(own_stack, 1) == [1]
+    opener = (By.CSS_SELECTOR, "button.open-conversation")
+    wait(bob, expected_conditions.element_to_be_clickable(opener)).click()
+    message(bob, 1)
+
+    # The network goes and the socket drops: the page waits and retries, with backoff.
+    offline(bob, True)
+    drop_connections(own_stack, "bob")
+    wait(
+        bob, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "waiting"
+    )
+    assert alice_says(own_stack, 1) == [2]
+    offline(bob, False)
+    message(bob, 2)
+    assert shown_seqs(bob) == [1, 2]
+
+    # Dropped again, then reloaded without network: the page comes back from its cache with
+    # what it had, and once online it fills the gap in order.
+    offline(bob, True)
+    drop_connections(own_stack, "bob")
+    wait(bob, lambda d: not online(d))
+    assert alice_says(own_stack, 2) == [3, 4]
+    bob.refresh()
+    message(bob, 2)
+    assert shown_seqs(bob) == [1, 2]
+    assert "Offline" in bob.find_element(By.ID, "connection").text
+    screenshot(bob, "web-client-offline")
+    time.sleep(1)  # a retry or two fails meanwhile
+    offline(bob, False)
+    message(bob, 4)
+    assert shown_seqs(bob) == [1, 2, 3, 4]
+    assert bob.find_elements(By.CSS_SELECTOR, "button.open-conversation .unread") == []
