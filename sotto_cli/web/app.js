@@ -31,6 +31,7 @@ const state = {
   playing: null, // {message, button, svg, retried}
   listened: new Set(),
   verified: false,
+  verificationState: null,
   persistTimer: null,
 };
 
@@ -165,6 +166,7 @@ const VERIFICATION_WORDS = {
 };
 
 function showVerification(status) {
+  state.verificationState = status.state;
   show("verify");
   const words = VERIFICATION_WORDS[status.state] || status.state;
   $("verify-state").textContent = status.reason ? `${words}: ${status.reason}` : words;
@@ -183,14 +185,11 @@ async function sendSelfie(file) {
   const grant = await api("POST", "/selfie", { contentType: file.type, size: file.size });
   await postForm(grant, file);
   say("");
-  showVerification({ state: "screening" });
-  for (let tries = 0; tries < 30; tries += 1) {
-    const status = await api("GET", "/verification");
-    if (status.state !== "screening") {
-      showVerification(status);
-      return;
-    }
+  // The verification event may have come first: never step back from what it said.
+  if (["unverified", "retry"].includes(state.verificationState)) showVerification({ state: "screening" });
+  for (let tries = 0; tries < 30 && state.verificationState === "screening"; tries += 1) {
     await sleep(1000);
+    showVerification(await api("GET", "/verification"));
   }
 }
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
 
+from chat.ffmpeg import find_ffmpeg
 from sotto_cli.audio import tone_wav
 from sotto_cli.client import SottoClient, sign_in, upload
 from tests.e2e.conftest import Stack
@@ -85,3 +88,18 @@ async def answer(socket: Any, *, request_id: str | None = None) -> dict[str, Any
             return frame
         if request_id is None and frame.get("type") in ("pong", "error"):
             return frame
+
+
+SELFIE_SIDE = 64  # pixels of the test selfie
+
+
+def a_jpeg(folder: Path) -> Path:
+    """A real JPEG (a browser must be able to show it), made by our own ffmpeg."""
+    target = folder / "selfie.jpg"
+    subprocess.run(
+        [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"color=c=0xd08080:s={SELFIE_SIDE}x{SELFIE_SIDE}", "-frames:v", "1", str(target)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return target

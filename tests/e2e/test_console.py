@@ -4,7 +4,6 @@ and approves it; the user's state changes."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,13 +14,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 
-from chat.ffmpeg import find_ffmpeg
 from sotto_cli.client import sign_in
 from tests.e2e.browsers import chromium, require_chromium, wait
-from tests.e2e.clients import PASSWORD, signed_up
+from tests.e2e.clients import PASSWORD, SELFIE_SIDE, a_jpeg, signed_up
 from tests.e2e.conftest import Stack
-
-SIDE = 64  # pixels of the test selfie
 
 require_chromium()
 
@@ -30,18 +26,6 @@ require_chromium()
 def browser() -> Iterator[WebDriver]:
     with chromium() as driver:
         yield driver
-
-
-def a_jpeg(folder: Path) -> bytes:
-    """A real JPEG (the browser must be able to show it), made by our own ffmpeg."""
-    target = folder / "selfie.jpg"
-    subprocess.run(
-        [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i",
-         f"color=c=0xd08080:s={SIDE}x{SIDE}", "-frames:v", "1", str(target)],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return target.read_bytes()
 
 
 def waiting_for_review(stack: Stack, jpeg: bytes) -> tuple[str, str]:
@@ -67,7 +51,7 @@ def waiting_for_review(stack: Stack, jpeg: bytes) -> tuple[str, str]:
 def test_a_moderator_approves_a_case_in_the_console(
     stack: Stack, browser: WebDriver, tmp_path: Path
 ) -> None:
-    user_id, token = waiting_for_review(stack, a_jpeg(tmp_path))
+    user_id, token = waiting_for_review(stack, a_jpeg(tmp_path).read_bytes())
     mona = stack.user("mona")
 
     browser.get(f"{stack.info['http_api_url']}/console/")
@@ -80,7 +64,9 @@ def test_a_moderator_approves_a_case_in_the_console(
     wait(browser, expected_conditions.element_to_be_clickable(opener)).click()
     wait(
         browser,
-        lambda d: d.execute_script("return document.getElementById('selfie').naturalWidth") == SIDE,
+        lambda d: (
+            d.execute_script("return document.getElementById('selfie').naturalWidth") == SELFIE_SIDE
+        ),
     )
     facts = browser.find_element(By.ID, "case-facts").text
     assert "pending_review" in facts and "gender" not in facts.lower()

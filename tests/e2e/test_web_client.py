@@ -1,7 +1,8 @@
 """The web client (``/app/`` beside the HTTP API) in real headless Chromium with its fake
 microphone: Alice holds the record key and her voice message reaches Bob's page live, drawn
 from its waveform, and he plays it; Bob's page loses its connection, is reloaded without
-network, and catches up in order. Screenshots land in ``.sotto/screenshots/``."""
+network, and catches up in order; a newcomer signs up, sends a selfie and chats once a
+moderator approves. Screenshots land in ``.sotto/screenshots/``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import asyncio
 import math
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -23,8 +27,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 
 from connections.store import ConnectionStore
+from sotto_cli.client import sign_in
 from tests.e2e.browsers import chromium, require_chromium, screenshot, wait
-from tests.e2e.clients import connect_as, say
+from tests.e2e.clients import PASSWORD, a_jpeg, connect_as, say
 from tests.e2e.conftest import Stack
 
 require_chromium()
@@ -207,3 +212,66 @@ def test_bobs_page_catches_up_after_a_drop_and_an_offline_reload(
     message(bob, 4)
     assert shown_seqs(bob) == [1, 2, 3, 4]
     assert bob.find_elements(By.CSS_SELECTOR, "button.open-conversation .unread") == []
+
+
+def approve(stack: Stack, user_id: str) -> None:
+    """Mona decides, through the moderators' routes of the HTTP API."""
+    mona = stack.user("mona")
+    token = sign_in(stack.config, mona["username"], mona["password"])
+    api, auth = stack.info["http_api_url"], {"Authorization": f"Bearer {token}"}
+    case = requests.get(f"{api}/moderation/cases/{user_id}", headers=auth, timeout=30).json()
+    decided = requests.post(
+        f"{api}/moderation/cases/{user_id}/decision",
+        json={"version": case["version"], "approve": True},
+        headers=auth,
+        timeout=30,
+    )
+    assert decided.ok, decided.text
+
+
+def user_id_of(stack: Stack, username: str) -> str:
+    attributes = stack.clients.cognito.admin_get_user(
+        UserPoolId=stack.info["user_pool_id"], Username=username
+    )["UserAttributes"]
+    return next(a["Value"] for a in attributes if a["Name"] == "sub")
+
+
+def test_a_new_user_signs_up_sends_a_selfie_and_chats_once_approved(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver], tmp_path: Path
+) -> None:
+    page, _ = pages
+    username = f"erin-{uuid.uuid4().hex[:8]}"
+    page.get(f"{own_stack.info['http_api_url']}/app/")
+    wait(page, expected_conditions.element_to_be_clickable((By.ID, "to-sign-up"))).click()
+    for field, value in [
+        ("new-name", "Erin"),
+        ("new-username", username),
+        ("new-email", f"{username}@example.com"),
+        ("new-password", PASSWORD),
+    ]:
+        page.find_element(By.ID, field).send_keys(value)
+    page.find_element(By.ID, "sign-up-button").click()
+    code = wait(page, expected_conditions.visibility_of_element_located((By.ID, "code")))
+    code.send_keys("123456", Keys.ENTER)
+
+    # Not verified yet: the page asks for a selfie instead of showing conversations.
+    selfie = wait(page, expected_conditions.visibility_of_element_located((By.ID, "selfie")))
+    assert not page.find_element(By.ID, "chat").is_displayed()
+    selfie.send_keys(str(a_jpeg(tmp_path)))
+    page.find_element(By.ID, "selfie-button").click()
+    wait(
+        page,
+        expected_conditions.text_to_be_present_in_element((By.ID, "verify-state"), "moderator"),
+    )
+    screenshot(page, "web-client-verifying")
+
+    approve(own_stack, user_id_of(own_stack, username))
+    wait(page, lambda d: d.find_element(By.ID, "chat").is_displayed())
+    assert "verified" in page.find_element(By.ID, "status").text
+    # Chat actions now work on the same connection: she finds Alice and opens a conversation.
+    page.find_element(By.ID, "new-conversation").send_keys("alice", Keys.ENTER)
+    wait(
+        page,
+        expected_conditions.text_to_be_present_in_element((By.ID, "conversation-title"), "Alice"),
+    )
+    assert not page.find_element(By.ID, "problem").is_displayed()

@@ -246,9 +246,9 @@ def test_buckets_are_private_encrypted_and_refuse_plain_http(stage: str) -> None
         if logical != "ServerlessDeploymentBucket":
             assert all(bucket["PublicAccessBlockConfiguration"].values()), logical
             [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-            # Data under the stack's key; the console's static code under S3's own (CloudFront
+            # Data under the stack's key; the pages' static code under S3's own (CloudFront
             # reads it, and must stay out of the data key's policy).
-            expected = "AES256" if logical == "ConsoleBucket" else "aws:kms"
+            expected = "AES256" if logical in ("ConsoleBucket", "WebClientBucket") else "aws:kms"
             assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == expected, logical
 
 
@@ -363,27 +363,40 @@ def test_alarms_watch_errors_dead_letters_and_fan_out_lag(stage: str) -> None:
     assert list(resources(stage, "AWS::CloudWatch::Dashboard"))
 
 
+PAGES = {"Console": ROOT / "verification" / "console", "WebClient": ROOT / "sotto_cli" / "web"}
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_console_is_served_by_cloudfront_alone_over_https(stage: str) -> None:
-    [(_, distribution)] = list(resources(stage, "AWS::CloudFront::Distribution"))
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_is_served_by_cloudfront_alone_over_https(stage: str, page: str) -> None:
+    [distribution] = [
+        d
+        for k, d in resources(stage, "AWS::CloudFront::Distribution")
+        if k == f"{page}Distribution"
+    ]
     config = distribution["DistributionConfig"]
     assert config["DefaultRootObject"] == "index.html"
+    assert (PAGES[page] / "index.html").exists()
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     [origin] = config["Origins"]
-    assert logical_of(origin["DomainName"]) == "ConsoleBucket"
-    assert logical_of(origin["OriginAccessControlId"]) == "ConsoleOriginAccess"
+    assert logical_of(origin["DomainName"]) == f"{page}Bucket"
+    assert logical_of(origin["OriginAccessControlId"]) == f"{page}OriginAccess"
     [(_, policy)] = [
         (k, p)
         for k, p in resources(stage, "AWS::S3::BucketPolicy")
-        if logical_of(p["Bucket"]) == "ConsoleBucket"
+        if logical_of(p["Bucket"]) == f"{page}Bucket"
     ]
     [allow] = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == "s3:GetObject"
-    assert "ConsoleDistribution" in repr(allow["Condition"])
-    script = (ROOT / "scripts" / "publish-console").read_text()
-    outputs = set(template(stage)["Outputs"])
-    for name in re.findall(r"output (\w+)\)", script):
-        assert name in outputs, name
-    for asset in ("index.html", "console.js", "console.css"):
-        assert (ROOT / "verification" / "console" / asset).exists()
+    assert f"{page}Distribution" in repr(allow["Condition"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_pages_are_published_from_their_folders_with_the_stacks_outputs(stage: str) -> None:
+    script = (ROOT / "scripts" / "publish-pages").read_text()
+    named = re.findall(r"output (\w+)\)", script)
+    for page, folder in PAGES.items():
+        assert f"publish {folder.relative_to(ROOT)} {page}BucketName {page}Url " in script
+        named += [f"{page}BucketName", f"{page}Url"]
+    assert set(named) <= set(template(stage)["Outputs"])
