@@ -465,7 +465,10 @@ async function openConversation(id) {
 
 async function startConversation(username) {
   problem(null);
-  const user = await request("lookupUser", { username });
+  const user = await request("lookupUser", { username }).catch((error) => {
+    if (error.code === "not_found") error.message = `Nobody is called “${username}” on Sotto.`;
+    throw error;
+  });
   if (user.userId === state.me.id) throw new Error("That is you: choose someone else.");
   state.names.set(user.userId, user.displayName || user.username);
   const existing = [...state.conversations.values()].find((c) => c.kind === "direct" && c.with === user.userId);

@@ -97,7 +97,16 @@ def test_alice_records_and_sends_and_bob_sees_the_waveform_and_plays_it(
     signed_in(bob, own_stack, "bob")
     signed_in(alice, own_stack, "alice")
 
-    alice.find_element(By.ID, "new-conversation").send_keys("bob", Keys.ENTER)
+    # A server error reads as a sentence.
+    talk_to = alice.find_element(By.ID, "new-conversation")
+    talk_to.send_keys("nobody-here", Keys.ENTER)
+    wait(
+        alice,
+        expected_conditions.text_to_be_present_in_element((By.ID, "problem"), "Nobody is called"),
+    )
+    talk_to.clear()
+    talk_to.send_keys("bob", Keys.ENTER)
+    wait(alice, lambda d: not d.find_element(By.ID, "problem").is_displayed())
     record = wait(alice, expected_conditions.visibility_of_element_located((By.ID, "record")))
     hold_key_on(alice, record, 2.0)
     # Bob's page got it live (not opened yet), so it says so: a delivered receipt.

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,44 @@ def test_every_module_the_page_imports_is_there() -> None:
     for path in WEB_CLIENT_DIRECTORY.glob("*.js"):
         for module in re.findall(r'from "\./([\w.]+)"', path.read_text()):
             assert (WEB_CLIENT_DIRECTORY / module).is_file(), f"{path.name} imports {module}"
+
+
+class Controls(HTMLParser):
+    """The page's form fields, its labels' targets, and its buttons without a name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: set[str] = set()
+        self.labelled: set[str] = set()
+        self.button_open = False
+        self.button_text = ""
+        self.unnamed_buttons = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag in ("input", "textarea", "select"):
+            self.fields.add(str(attributes.get("id")))
+        if tag == "label" and attributes.get("for"):
+            self.labelled.add(str(attributes["for"]))
+        if tag == "button":
+            self.button_open, self.button_text = True, str(attributes.get("aria-label") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self.button_open:
+            self.button_text += data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button":
+            self.unnamed_buttons += not self.button_text
+            self.button_open = False
+
+
+def test_every_field_has_a_label_every_button_a_name_and_focus_shows() -> None:
+    controls = Controls()
+    controls.feed(source("index.html"))
+    assert controls.fields and controls.fields <= controls.labelled
+    assert controls.unnamed_buttons == 0
+    assert re.search(r":focus-visible\s*{[^}]*outline: 3px", source("style.css"))
 
 
 def test_the_local_page_origin_is_allowed_beside_the_configured_ones() -> None:
