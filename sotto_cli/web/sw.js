@@ -1,9 +1,10 @@
 // The page's files, cached as they are fetched, so that a reload without network still shows
 // the page (and what it had); the network always comes first, so a new version shows at once.
-const CACHE = "sotto-web-1";
+const CACHE = "sotto-web-2";
 const SHELL = [
-  "./", "index.html", "style.css", "app.js", "cognito.js", "recorder.js", "socket.js",
-  "store.js", "timeline.js", "view.js", "words.js", "config.json",
+  "./", "index.html", "style.css", "config.json", "app.js", "cognito.js", "conversations.js",
+  "player.js", "recorder.js", "sending.js", "shared.js", "socket.js", "store.js", "timeline.js",
+  "verify.js", "view.js", "words.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -30,7 +30,7 @@ const SAYINGS = {
   too_large: () => "That recording is too large to send.",
   conflict: () => "Someone else changed this at the same moment. Try again.",
   internal_error: () => "Something went wrong on our side. Try again in a moment.",
-  offline: () => "You are offline. Sotto will send when it reconnects; try again then.",
+  offline: () => "You are offline: try again once Sotto has reconnected.",
   timeout: () => "The server did not answer in time. Try again.",
 };
 

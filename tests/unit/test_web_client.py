@@ -24,6 +24,10 @@ def source(name: str) -> str:
     return (WEB_CLIENT_DIRECTORY / name).read_text()
 
 
+def scripts() -> str:
+    return "\n".join(path.read_text() for path in sorted(WEB_CLIENT_DIRECTORY.glob("*.js")))
+
+
 def test_the_pure_modules_pass_their_node_tests() -> None:
     node = shutil.which("node")
     if node is None:
@@ -42,7 +46,7 @@ def test_the_pure_modules_pass_their_node_tests() -> None:
 
 
 def test_the_page_sends_only_documented_actions() -> None:
-    sent = set(re.findall(r"""(?:request|signal)\(\s*"(\w+)\"""", source("app.js")))
+    sent = set(re.findall(r"""(?:request|signal)\(\s*"(\w+)\"""", scripts()))
     protocol = (ROOT / "docs" / "protocol.md").read_text()
     assert sent >= {"upload", "send", "sync", "receipt", "markRead", "recording", "conversations"}
     for action in sent:
@@ -51,7 +55,7 @@ def test_the_page_sends_only_documented_actions() -> None:
 
 
 def test_the_page_calls_only_routes_of_the_http_api() -> None:
-    called = set(re.findall(r"""api\("(GET|POST)", "(/[\w/]+)""", source("app.js")))
+    called = set(re.findall(r"""api\("(GET|POST)", "(/[\w/]+)""", scripts()))
     assert called == {("GET", "/verification"), ("POST", "/selfie")}
     for method, path in called:
         assert f"{method} {path}" in HTTP_ROUTES

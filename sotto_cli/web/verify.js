@@ -1,0 +1,64 @@
+// Signing up (Cognito) and getting verified: the selfie, its screening, the moderator's word.
+
+import { afterConnect, showChat } from "./conversations.js";
+import { api, postForm, problem, say, show, sleep, state } from "./shared.js";
+import { $ } from "./view.js";
+
+export async function signUp(form) {
+  problem(null);
+  await state.cognito.signUp(form);
+  $("sign-up-form").hidden = true;
+  $("confirm-form").hidden = false;
+  $("code-hint").textContent = state.config.anyConfirmationCode
+    ? "Locally no email goes out: any code confirms."
+    : `We sent it to ${form.email}.`;
+  $("code").focus();
+}
+
+export async function confirmSignUp(pending, code) {
+  await state.cognito.confirm(pending.username, code);
+}
+
+const VERIFICATION_WORDS = {
+  unverified: "Send a selfie so that a moderator can verify you. It is deleted once they have decided.",
+  screening: "Checking your selfie…",
+  retry: "We need another selfie",
+  pending_review: "Thanks! A moderator will look at your selfie soon; you can chat once they approve.",
+  approved: "You are verified.",
+  rejected: "Your verification was not approved",
+};
+
+export function showVerification(status) {
+  state.verificationState = status.state;
+  show("verify");
+  const words = VERIFICATION_WORDS[status.state] || status.state;
+  $("verify-state").textContent = status.reason ? `${words}: ${status.reason}` : words;
+  $("selfie-form").hidden = !["unverified", "retry"].includes(status.state);
+  if (status.state === "approved") becomeVerified();
+}
+
+export async function checkVerification() {
+  showVerification(await api("GET", "/verification"));
+}
+
+export async function sendSelfie(file) {
+  if (!file) return;
+  problem(null);
+  say("Sending your selfie…");
+  const grant = await api("POST", "/selfie", { contentType: file.type, size: file.size });
+  await postForm(grant, file);
+  say("");
+  // The verification event may have come first: never step back from what it said.
+  if (["unverified", "retry"].includes(state.verificationState)) showVerification({ state: "screening" });
+  for (let tries = 0; tries < 30 && state.verificationState === "screening"; tries += 1) {
+    await sleep(1000);
+    showVerification(await api("GET", "/verification"));
+  }
+}
+
+export function becomeVerified() {
+  if (state.verified) return;
+  state.verified = true;
+  showChat();
+  afterConnect().catch(problem);
+}
