@@ -153,6 +153,16 @@ def test_alice_records_and_sends_and_bob_sees_the_waveform_and_plays_it(
     wait(bob, lambda d: d.find_element(By.ID, "indicator").text == "")
     screenshot(alice, "web-client-sent")
 
+    # Esc while holding discards the recording: nothing is uploaded or sent.
+    alice.execute_script("arguments[0].focus()", record)
+    ActionChains(alice).key_down(Keys.SPACE).pause(1).send_keys(Keys.ESCAPE).pause(0.3).key_up(
+        Keys.SPACE
+    ).perform()
+    wait(alice, expected_conditions.text_to_be_present_in_element((By.ID, "status"), "discarded"))
+    assert record.get_attribute("aria-pressed") == "false"
+    assert alice.find_elements(By.CSS_SELECTOR, "#messages li.outgoing") == []
+    assert shown_seqs(alice) == [1, 2]
+
 
 def drop_connections(stack: Stack, name: str) -> None:
     """Close the user's sockets from the server side, as API Gateway does (lifetime, idle)."""
