@@ -25,6 +25,8 @@ test: lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	scripts/ensure-node-tools
+	node_modules/.bin/eslint sotto_cli/web tests/web
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

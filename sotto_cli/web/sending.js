@@ -73,7 +73,7 @@ async function stopRecording({ send }) {
 // Upload through the presigned POST, then send; a failure leaves a Retry on the outgoing item
 // (the same clientMessageId: the server never stores it twice).
 async function sendRecording(found, outgoing) {
-  const item = outboxItem(outgoing);
+  const item = outboxItem();
   try {
     if (!outgoing.clipId) {
       const grant = await request("upload", { contentType: outgoing.contentType, size: outgoing.blob.size });
@@ -96,7 +96,7 @@ async function sendRecording(found, outgoing) {
   }
 }
 
-function outboxItem(outgoing) {
+function outboxItem() {
   const item = element(
     "li",
     { className: "message mine outgoing" },
