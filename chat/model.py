@@ -175,6 +175,16 @@ class UserProfile:
     verified: bool = False  # a moderator approved the user: they may chat
 
 
+MAX_DISPLAY_NAME = 100
+
+
+def profile_name(display_name: str, username: str) -> str:
+    """What others see of a new user: the name they signed up with (spaces tidied, at most
+    100 characters, no control characters), else their user name."""
+    words = ("".join(c for c in word if c.isprintable()) for word in display_name.split())
+    return " ".join(word for word in words if word)[:MAX_DISPLAY_NAME].strip() or username
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a request came from: who, on which connection, through which API."""

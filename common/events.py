@@ -17,6 +17,7 @@ from common.errors import BadRequest, Unauthorized
 # Keys of the authorizer context that every route of a connection receives.
 CONTEXT_USER_ID = "userId"
 CONTEXT_USERNAME = "username"
+CONTEXT_DISPLAY_NAME = "displayName"
 
 CONNECT_ROUTE = "$connect"
 DISCONNECT_ROUTE = "$disconnect"
@@ -29,6 +30,7 @@ class Caller:
 
     user_id: str
     username: str
+    display_name: str = ""  # the ID token's ``name``: what the user called themselves at sign-up
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,11 @@ class WebSocketEvent:
         user_id = self.authorizer.get(CONTEXT_USER_ID)
         if not user_id:
             return None
-        return Caller(str(user_id), str(self.authorizer.get(CONTEXT_USERNAME, "")))
+        return Caller(
+            str(user_id),
+            str(self.authorizer.get(CONTEXT_USERNAME, "")),
+            str(self.authorizer.get(CONTEXT_DISPLAY_NAME, "")),
+        )
 
     def require_caller(self) -> Caller:
         """The caller; every route after an authorized ``$connect`` has one."""
@@ -278,8 +284,16 @@ class CognitoTrigger:
 
     @property
     def user_id(self) -> str:
+        return str(self._attributes.get("sub", ""))
+
+    @property
+    def display_name(self) -> str:
+        return str(self._attributes.get("name", ""))
+
+    @property
+    def _attributes(self) -> Mapping[str, Any]:
         attributes: Mapping[str, Any] = (self.raw.get("request") or {}).get("userAttributes") or {}
-        return str(attributes.get("sub", ""))
+        return attributes
 
 
 # ---- what handlers return ----------------------------------------------------------------

@@ -119,7 +119,7 @@ class HttpApiEvent:
         if not user_id:
             raise Unauthorized("The request has no verified token.")
         username = self.claims.get("cognito:username") or self.claims.get("username") or ""
-        return Caller(user_id, username)
+        return Caller(user_id, username, self.claims.get("name") or "")
 
     def require_group(self, group: str) -> Caller:
         caller = self.require_caller()

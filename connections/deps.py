@@ -45,11 +45,11 @@ class ConnectionsDeps:
     def _sign_up(self, caller: Caller, now: datetime) -> None:
         """Cognito signs in only confirmed users: the first connection of one without a
         profile creates it, unverified (a moderator approves it later)."""
-        self.sign_up_user(caller.user_id, caller.username, now)
+        self.sign_up_user(caller, now)
 
-    def sign_up_user(self, user_id: str, username: str, now: datetime | None = None) -> None:
+    def sign_up_user(self, caller: Caller, now: datetime | None = None) -> None:
         users = UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
-        users.sign_up(user_id, username, now or self.clock.now())
+        users.sign_up(caller.user_id, caller.username, now or self.clock.now(), caller.display_name)
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:

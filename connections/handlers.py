@@ -9,9 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.errors import BadRequest, UnknownAction
 from common.events import (
     CONFIRM_SIGN_UP,
+    CONTEXT_DISPLAY_NAME,
     CONTEXT_USER_ID,
     CONTEXT_USERNAME,
     AuthorizerRequest,
+    Caller,
     CognitoTrigger,
     WebSocketEvent,
     allow_policy,
@@ -27,7 +29,11 @@ log = get_logger("connections")
 @authorizer(load)
 def authorize(request: AuthorizerRequest, deps: ConnectionsDeps) -> dict[str, Any]:
     caller = deps.verifier.verify(token_from_query(request.query))
-    context = {CONTEXT_USER_ID: caller.user_id, CONTEXT_USERNAME: caller.username}
+    context = {
+        CONTEXT_USER_ID: caller.user_id,
+        CONTEXT_USERNAME: caller.username,
+        CONTEXT_DISPLAY_NAME: caller.display_name,
+    }
     return allow_policy(caller.user_id, request.method_arn, context)
 
 
@@ -66,7 +72,9 @@ def post_confirmation(
     trigger = CognitoTrigger(event)
     if trigger.source == CONFIRM_SIGN_UP and trigger.user_id:
         try:
-            (deps or load()).sign_up_user(trigger.user_id, trigger.username)
+            (deps or load()).sign_up_user(
+                Caller(trigger.user_id, trigger.username, trigger.display_name)
+            )
         except (BotoCoreError, ClientError) as error:  # never block a confirmation
             log.warning("no profile at confirmation (the first connection makes it): %s", error)
     return event

@@ -42,8 +42,12 @@ def check_claims(claims: Mapping[str, Any], expected: TokenExpectations, now: da
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("The token has no subject.")
-    username = claims.get(_USERNAME_CLAIM[token_use])
-    return Caller(user_id=subject, username=username if isinstance(username, str) else "")
+    username, name = claims.get(_USERNAME_CLAIM[token_use]), claims.get("name")
+    return Caller(
+        user_id=subject,
+        username=username if isinstance(username, str) else "",
+        display_name=name if isinstance(name, str) else "",  # ID tokens only
+    )
 
 
 def _check_lifetime(claims: Mapping[str, Any], leeway: int, now: datetime) -> None:

@@ -355,6 +355,8 @@ def ensure_user_pool(clients: Clients) -> UserPool:
             ClientName=client_name,
             GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # As AWS's default: the ID token carries them (moto adds only what is listed here).
+            ReadAttributes=["name", "email"],
         )["UserPoolClient"]["ClientId"]
     with contextlib.suppress(cognito.exceptions.GroupExistsException):
         cognito.create_group(

@@ -85,7 +85,9 @@ class VerificationDeps:
         return VerificationService(
             cases=self.cases,
             files=self.files,
-            sign_up=lambda caller, now: users.sign_up(caller.user_id, caller.username, now),
+            sign_up=lambda caller, now: users.sign_up(
+                caller.user_id, caller.username, now, caller.display_name
+            ),
             names=lambda user_ids: {
                 p.user_id: f"{p.display_name} ({p.username})"
                 for p in users.get_many(list(user_ids)).values()

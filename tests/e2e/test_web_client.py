@@ -287,6 +287,8 @@ def test_a_new_user_signs_up_sends_a_selfie_and_chats_once_approved(
     approve(own_stack, user_id_of(own_stack, username))
     wait(page, lambda d: d.find_element(By.ID, "chat").is_displayed())
     assert "verified" in page.find_element(By.ID, "status").text
+    # Her profile has the name she signed up with (Cognito's ``name``), not her user name.
+    wait(page, expected_conditions.text_to_be_present_in_element((By.ID, "who"), "Erin"))
     # Chat actions now work on the same connection: she finds Alice and opens a conversation.
     page.find_element(By.ID, "new-conversation").send_keys("alice", Keys.ENTER)
     wait(

@@ -11,6 +11,7 @@ from chat.model import FanoutEnvelope
 from common.clients import Clients
 from common.clock import ManualClock, SequentialIds
 from common.events import (
+    CONTEXT_DISPLAY_NAME,
     CONTEXT_USER_ID,
     CONTEXT_USERNAME,
     Caller,
@@ -37,7 +38,12 @@ def info(connection_id: str) -> ConnectionInfo:
 
 def context_of(caller: Caller) -> dict[str, Any]:
     return authorizer_context(
-        caller.user_id, {CONTEXT_USER_ID: caller.user_id, CONTEXT_USERNAME: caller.username}
+        caller.user_id,
+        {
+            CONTEXT_USER_ID: caller.user_id,
+            CONTEXT_USERNAME: caller.username,
+            CONTEXT_DISPLAY_NAME: caller.display_name,
+        },
     )
 
 

@@ -75,7 +75,9 @@ def test_a_cognito_token_is_allowed_with_the_user_in_context(
     policy = handlers.authorize(authorizer_event(sign_in(clients, alice, token_kind)), deps=deps)
     assert policy["principalId"] == alice.user_id
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    assert policy["context"] == {"userId": alice.user_id, "username": "alice"}
+    # An ID token also says what the user calls themselves (Cognito's ``name``).
+    name = "Alice" if token_kind == "IdToken" else ""
+    assert policy["context"] == {"userId": alice.user_id, "username": "alice", "displayName": name}
 
 
 @pytest.mark.parametrize("token", [None, "", "garbage", "a.b.c"])

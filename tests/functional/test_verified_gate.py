@@ -45,6 +45,9 @@ def test_a_first_connection_makes_an_unverified_profile_and_keeps_an_existing_on
     chat = RecordingChatDeps(aws)
     connect(aws, ERIN)
     assert chat.users.get(ERIN.user_id) == UserProfile(ERIN.user_id, "erin", "erin", False)
+    frida = Caller("u-frida", "frida", display_name=" Frida\tthe  Great ")  # her sign-up's name
+    connect(aws, frida)
+    assert chat.users.get(frida.user_id) == UserProfile("u-frida", "frida", "Frida the Great")
     sign_up(chat, ALICE)
     connect(aws, ALICE)
     profile = chat.users.get(ALICE.user_id)
@@ -104,7 +107,7 @@ def test_cognitos_post_confirmation_trigger_makes_the_profile(aws: Clients) -> N
     assert connection_handlers.post_confirmation(event, deps=deps) == event  # Cognito's answer
     user_id = event["request"]["userAttributes"]["sub"]
     profile = UserDirectory(aws.dynamodb, aws.settings.users_table).get(user_id)
-    assert profile == UserProfile(user_id, "erin", "erin", verified=False)
+    assert profile == UserProfile(user_id, "erin", "Erin", verified=False)  # her ``name``
     forgot = {**event, "triggerSource": "PostConfirmation_ConfirmForgotPassword", "userName": "x"}
     forgot["request"] = {"userAttributes": {"sub": "u-other"}}
     connection_handlers.post_confirmation(forgot, deps=deps)

@@ -14,7 +14,7 @@ from chat.logic import (
     fit_in_frame,
     plan_fanout,
 )
-from chat.model import Clip, ClipStatus, FanoutEnvelope
+from chat.model import Clip, ClipStatus, FanoutEnvelope, profile_name
 from chat.wire import UploadRequest
 from common.errors import BadRequest, ClipNotUploaded, Forbidden, NotFound, TooLarge
 from connections.model import Connection
@@ -97,3 +97,19 @@ def test_a_page_is_cut_to_fit_a_frame_but_always_advances() -> None:
 def test_the_envelope_survives_the_wire() -> None:
     envelope = FanoutEnvelope("d_1", "conn=", '{"type":"message"}')
     assert FanoutEnvelope.from_json(envelope.to_json()) == envelope
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("Erin", "Erin"),
+        ("  Erin \t van\n Dijk ", "Erin van Dijk"),
+        ("", "erin"),
+        ("\u200b\x07 ", "erin"),
+        ("x" * 150, "x" * 100),
+    ],
+)
+def test_a_new_profile_is_named_as_its_user_signed_up_else_by_user_name(
+    given: str, shown: str
+) -> None:
+    assert profile_name(given, "erin") == shown

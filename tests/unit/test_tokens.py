@@ -91,6 +91,13 @@ def test_a_valid_token_names_the_caller(
     assert (caller.user_id, caller.username) == ("user-1", "alice")
 
 
+def test_an_id_token_also_says_what_the_user_calls_themselves(clock: ManualClock) -> None:
+    named = check_claims(claims(clock, name="Alice A."), EXPECTED, clock.now())
+    assert named.display_name == "Alice A."
+    assert check_claims(claims(clock, "access"), EXPECTED, clock.now()).display_name == ""
+    assert check_claims(claims(clock, name=7), EXPECTED, clock.now()).display_name == ""
+
+
 def test_a_token_signed_with_another_key_under_the_pools_kid_is_forged(
     verifier: TokenVerifier, clock: ManualClock
 ) -> None:
