@@ -5,6 +5,7 @@
 import { claims, Cognito } from "./cognito.js";
 import {
   afterConnect, handleEvent, markRead, openConversation, renderList, restore, showChat, startConversation,
+  startGroup,
 } from "./conversations.js";
 import { wirePlayer } from "./player.js";
 import { wireRecordButton } from "./sending.js";
@@ -127,6 +128,13 @@ function wire() {
   $("new-conversation-form").addEventListener("submit", (event) => {
     event.preventDefault();
     startConversation($("new-conversation").value.trim()).catch(problem);
+  });
+  $("new-group-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const members = $("group-members").value.split(",").map((name) => name.trim()).filter(Boolean);
+    startGroup($("group-title").value.trim(), members)
+      .then(() => { $("new-group").open = false; $("new-group-form").reset(); })
+      .catch(problem);
   });
   wireRecordButton($("record"));
   wirePlayer($("player"));

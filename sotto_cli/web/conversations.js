@@ -234,12 +234,29 @@ export async function openConversation(id) {
   persist();
 }
 
-export async function startConversation(username) {
-  problem(null);
-  const user = await request("lookupUser", { username }).catch((error) => {
+// A user's id by user name, or an error that names who was not found.
+async function userNamed(username) {
+  return request("lookupUser", { username }).catch((error) => {
     if (error.code === "not_found") error.message = `Nobody is called “${username}” on Sotto.`;
     throw error;
   });
+}
+
+export async function startGroup(title, usernames) {
+  problem(null);
+  const users = await Promise.all(usernames.map(userNamed));
+  for (const user of users) state.names.set(user.userId, user.displayName || user.username);
+  const others = [...new Set(users.map((user) => user.userId))].filter((id) => id !== state.me.id);
+  const created = await request("createGroup", { title, members: others });
+  Object.assign(conversation(created.conversationId), {
+    kind: "group", title: created.title, loaded: true, lastMessageAt: new Date().toISOString(),
+  });
+  await openConversation(created.conversationId);
+}
+
+export async function startConversation(username) {
+  problem(null);
+  const user = await userNamed(username);
   if (user.userId === state.me.id) throw new Error("That is you: choose someone else.");
   state.names.set(user.userId, user.displayName || user.username);
   const existing = [...state.conversations.values()].find((c) => c.kind === "direct" && c.with === user.userId);

@@ -38,6 +38,9 @@ const SAYINGS = {
 export function explain(error) {
   const saying = error && SAYINGS[error.code];
   if (saying) return saying(error);
+  if (error instanceof TypeError && /fetch|network/i.test(error.message)) {
+    return "Sotto cannot be reached: check your connection and try again."; // fetch() failed
+  }
   if (error && error.message) return error.message;
   return "Something went wrong. Try again.";
 }

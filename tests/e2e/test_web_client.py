@@ -233,6 +233,68 @@ def test_bobs_page_catches_up_after_a_drop_and_an_offline_reload(
     assert bob.find_elements(By.CSS_SELECTOR, "button.open-conversation .unread") == []
 
 
+def test_a_recording_that_could_not_be_uploaded_is_sent_once_on_retry(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+) -> None:
+    alice, bob = pages
+    signed_in(bob, own_stack, "bob")
+    signed_in(alice, own_stack, "alice")
+    alice.find_element(By.ID, "new-conversation").send_keys("bob", Keys.ENTER)
+    record = wait(alice, expected_conditions.visibility_of_element_located((By.ID, "record")))
+
+    offline(alice, True)  # the socket stays open; the upload to storage fails
+    hold_key_on(alice, record, 1.5)
+    outgoing = (By.CSS_SELECTOR, "#messages li.outgoing")
+    wait(alice, expected_conditions.text_to_be_present_in_element(outgoing, "cannot be reached"))
+    assert "Not sent" in alice.find_element(*outgoing).text
+
+    offline(alice, False)
+    retry = alice.find_element(By.CSS_SELECTOR, "#messages li.outgoing button.retry")
+    assert alice.switch_to.active_element == retry  # focus moved to it, for the keyboard
+    ActionChains(alice).send_keys(Keys.ENTER).perform()
+    message(alice, 1)
+    assert alice.find_elements(*outgoing) == []
+    opener = (By.CSS_SELECTOR, "button.open-conversation")
+    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "1"))
+    bob.find_element(*opener).click()
+    message(bob, 1)
+    assert shown_seqs(bob) == [1]
+
+
+def test_alice_starts_a_group_in_her_page_and_bob_hears_her_there(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+) -> None:
+    alice, bob = pages
+    signed_in(bob, own_stack, "bob")
+    signed_in(alice, own_stack, "alice")
+    alice.find_element(By.CSS_SELECTOR, "#new-group summary").click()
+    alice.find_element(By.ID, "group-title").send_keys("Band")
+    alice.find_element(By.ID, "group-members").send_keys("bob, carol", Keys.ENTER)
+    wait(
+        alice,
+        expected_conditions.text_to_be_present_in_element((By.ID, "conversation-title"), "Band"),
+    )
+
+    # Bob hears of the group (a membership event) before anyone says a word in it.
+    opener = (By.CSS_SELECTOR, "button.open-conversation")
+    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "Band"))
+    hold_key_on(alice, alice.find_element(By.ID, "record"), 1.5)
+    message(alice, 1)
+    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "1"))
+    bob.find_element(*opener).click()
+    assert message(bob, 1).find_element(By.CSS_SELECTOR, ".sender").text == "Alice"
+
+    async def carols_news() -> list[dict[str, Any]]:
+        carol = await connect_as(own_stack, "carol")
+        try:
+            return list((await carol.request("sync", since={}))["conversations"])
+        finally:
+            await carol.close()
+
+    [band] = asyncio.run(carols_news())
+    assert (band["member"], band["lastSeq"], band["unread"]) == (True, 1, 1)
+
+
 def approve(stack: Stack, user_id: str) -> None:
     """Mona decides, through the moderators' routes of the HTTP API."""
     mona = stack.user("mona")

@@ -82,3 +82,8 @@ test("server errors read as sentences, never as bare codes", () => {
     "That clip belongs to someone else.");
   assert.doesNotMatch(explain({ code: "bad_request" }), /bad_request/);
 });
+
+test("a request the network refused reads as a sentence, not as the browser's words", () => {
+  assert.match(explain(new TypeError("Failed to fetch")), /cannot be reached/);
+  assert.match(explain(new TypeError("NetworkError when attempting to fetch resource.")), /cannot be reached/);
+});
