@@ -64,7 +64,10 @@ async function enter(session) {
 function signOut() {
   if (state.connection) state.connection.stop();
   if (state.recorder.active) state.recorder.cancel();
-  forgetSession(state.me && state.me.id);
+  clearTimeout(state.persistTimer);
+  const userId = state.me && state.me.id;
+  state.me = null; // nothing is saved from here on
+  forgetSession(userId);
   window.location.reload();
 }
 
@@ -80,6 +83,7 @@ async function socketUrl() {
 // The refresh token expired or was revoked: only signing in again helps.
 function sessionEnded() {
   state.connection.stop();
+  clearTimeout(state.persistTimer);
   forgetSession();
   show("sign-in");
   $("sign-out").hidden = true;

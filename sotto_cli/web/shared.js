@@ -88,6 +88,7 @@ export function sleep(ms) {
 export function persist() {
   clearTimeout(state.persistTimer);
   state.persistTimer = setTimeout(() => {
+    if (!state.me) return; // signed out
     const conversations = [...state.conversations.values()]
       .filter((conversation) => !conversation.draft)
       .map(({ timeline, ...conversation }) => ({

@@ -358,3 +358,11 @@ def test_a_new_user_signs_up_sends_a_selfie_and_chats_once_approved(
         expected_conditions.text_to_be_present_in_element((By.ID, "conversation-title"), "Alice"),
     )
     assert not page.find_element(By.ID, "problem").is_displayed()
+
+    # Signing out leaves nothing of hers in the browser.
+    page.find_element(By.ID, "sign-out").click()
+    wait(page, expected_conditions.visibility_of_element_located((By.ID, "sign-in-form")))
+    left = page.execute_script(
+        "return [sessionStorage.getItem('sotto.session'), Object.keys(localStorage)]"
+    )
+    assert left == [None, []]
