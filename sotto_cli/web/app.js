@@ -12,7 +12,7 @@ import { wireRecordButton } from "./sending.js";
 import { freshToken, problem, say, show, state } from "./shared.js";
 import { Connection } from "./socket.js";
 import { forgetSession, loadCache, savedSession, saveSession } from "./store.js";
-import { confirmSignUp, sendSelfie, signUp } from "./verify.js";
+import { appeal, confirmSignUp, sendSelfie, signUp } from "./verify.js";
 import { $, element } from "./view.js";
 
 function showConnection(connectionState, detail) {
@@ -126,6 +126,10 @@ function wire() {
   $("selfie-form").addEventListener("submit", (event) => {
     event.preventDefault();
     sendSelfie($("selfie").files[0]).catch((error) => { say(""); problem(error); });
+  });
+  $("appeal-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    appeal($("appeal-message").value.trim()).catch(problem);
   });
   $("sign-out").addEventListener("click", signOut);
   $("retry-now").addEventListener("click", () => state.connection && state.connection.retryNow());

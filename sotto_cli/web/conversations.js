@@ -278,7 +278,7 @@ export function handleEvent(frame) {
     case "indicator":
       return receiveIndicator(frame);
     case "membership":
-      return refreshList().catch(() => {});
+      return receiveMembership(frame);
     case "verification":
       return showVerificationEvent(frame);
     case "error":
@@ -313,6 +313,22 @@ function receiveMessage(message) {
   const { appended, gap } = found.timeline.receive(message);
   showAppended(found, appended, { live: true });
   if (gap) fill(found).catch(problem);
+}
+
+// A group changed: if I am out of it, it goes (and closes); otherwise the list is refreshed.
+function receiveMembership(frame) {
+  const out = ["removed", "left"].includes(frame.change) && (frame.userIds || []).includes(state.me.id);
+  if (out) {
+    state.conversations.delete(frame.conversationId);
+    if (state.openId === frame.conversationId) {
+      state.openId = null;
+      $("conversation").hidden = true;
+    }
+    renderList();
+    persist();
+    return;
+  }
+  refreshList().catch(() => {});
 }
 
 function receiveReceipt(frame) {

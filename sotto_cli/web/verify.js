@@ -3,6 +3,7 @@
 import { afterConnect, showChat } from "./conversations.js";
 import { api, postForm, problem, say, show, sleep, state } from "./shared.js";
 import { $ } from "./view.js";
+import { selfieRetryReason } from "./words.js";
 
 export async function signUp(form) {
   problem(null);
@@ -20,11 +21,11 @@ export async function confirmSignUp(pending, code) {
 }
 
 const VERIFICATION_WORDS = {
-  unverified: "Send a selfie so that a moderator can verify you. It is deleted once they have decided.",
-  screening: "Checking your selfie…",
+  unverified: "Send a selfie so that a moderator can verify you (it is deleted once they have decided)",
+  screening: "Checking your selfie",
   retry: "We need another selfie",
-  pending_review: "Thanks! A moderator will look at your selfie soon; you can chat once they approve.",
-  approved: "You are verified.",
+  pending_review: "Thanks! A moderator will look at your selfie soon; you can chat once they approve",
+  approved: "You are verified",
   rejected: "Your verification was not approved",
 };
 
@@ -32,9 +33,17 @@ export function showVerification(status) {
   state.verificationState = status.state;
   show("verify");
   const words = VERIFICATION_WORDS[status.state] || status.state;
-  $("verify-state").textContent = status.reason ? `${words}: ${status.reason}` : words;
+  // A retry's reason is a code; a rejection's is the moderator's own words.
+  const reason = status.state === "retry" ? selfieRetryReason(status.reason) : status.reason;
+  $("verify-state").textContent = reason ? `${words}: ${reason}.` : `${words}.`;
   $("selfie-form").hidden = !["unverified", "retry"].includes(status.state);
+  $("appeal-form").hidden = status.state !== "rejected" || Boolean(status.appealed);
   if (status.state === "approved") becomeVerified();
+}
+
+export async function appeal(message) {
+  problem(null);
+  showVerification(await api("POST", "/verification/appeal", message ? { message } : {}));
 }
 
 export async function checkVerification() {

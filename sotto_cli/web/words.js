@@ -45,6 +45,26 @@ export function explain(error) {
   return "Something went wrong. Try again.";
 }
 
+const SELFIE_RETRIES = {
+  no_face: "we could not see a face",
+  several_faces: "there is more than one face in it",
+  blurry: "it is blurry",
+  too_dark: "it is too dark",
+  too_bright: "it is too bright",
+  eyes_closed: "your eyes are closed",
+  face_too_small: "your face is too small in it: come closer",
+  sunglasses: "you are wearing sunglasses",
+  face_covered: "your face is covered",
+  not_facing_camera: "you are not facing the camera",
+  unreadable_image: "the image could not be read",
+  too_large: "the image is too large",
+};
+
+// Why the screening asks for another selfie, in words (the reason is a code).
+export function selfieRetryReason(reason) {
+  return SELFIE_RETRIES[reason] || "it could not be used";
+}
+
 export function rejectionReason(reason) {
   return REJECTIONS[reason] || "it is not usable audio";
 }

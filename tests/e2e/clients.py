@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import requests
 from websockets.asyncio.client import connect
 
 from chat.ffmpeg import find_ffmpeg
@@ -103,3 +105,24 @@ def a_jpeg(folder: Path) -> Path:
         timeout=60,
     )  # fmt: skip
     return target
+
+
+def waiting_for_review(stack: Stack, jpeg: bytes, username: str | None = None) -> tuple[str, str]:
+    """A new user (or ``username``, signed up already) whose selfie is in the moderators'
+    queue: (user id, their token)."""
+    token = sign_in(stack.config, username or signed_up(stack), PASSWORD)
+    api = stack.info["http_api_url"]
+    auth = {"Authorization": f"Bearer {token}"}
+    grant = requests.post(
+        f"{api}/selfie", json={"contentType": "image/jpeg", "size": len(jpeg)}, headers=auth,
+        timeout=30,
+    ).json()  # fmt: skip
+    files = {"file": ("me.jpg", jpeg, "image/jpeg")}
+    assert requests.post(grant["url"], data=grant["fields"], files=files, timeout=30).ok
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = requests.get(f"{api}/verification", headers=auth, timeout=30).json()
+        if status["state"] == "pending_review":
+            return grant["fields"]["key"].split("/")[1], token
+        time.sleep(0.2)
+    raise AssertionError(f"the selfie never reached the queue: {status}")

@@ -4,7 +4,6 @@ and approves it; the user's state changes."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 
-from sotto_cli.client import sign_in
 from tests.e2e.browsers import chromium, require_chromium, wait
-from tests.e2e.clients import PASSWORD, SELFIE_SIDE, a_jpeg, signed_up
+from tests.e2e.clients import SELFIE_SIDE, a_jpeg, waiting_for_review
 from tests.e2e.conftest import Stack
 
 require_chromium()
@@ -26,26 +24,6 @@ require_chromium()
 def browser() -> Iterator[WebDriver]:
     with chromium() as driver:
         yield driver
-
-
-def waiting_for_review(stack: Stack, jpeg: bytes) -> tuple[str, str]:
-    """A new user whose selfie is in the moderators' queue: (user id, their token)."""
-    token = sign_in(stack.config, signed_up(stack), PASSWORD)
-    api = stack.info["http_api_url"]
-    auth = {"Authorization": f"Bearer {token}"}
-    grant = requests.post(
-        f"{api}/selfie", json={"contentType": "image/jpeg", "size": len(jpeg)}, headers=auth,
-        timeout=30,
-    ).json()  # fmt: skip
-    files = {"file": ("me.jpg", jpeg, "image/jpeg")}
-    assert requests.post(grant["url"], data=grant["fields"], files=files, timeout=30).ok
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = requests.get(f"{api}/verification", headers=auth, timeout=30).json()
-        if status["state"] == "pending_review":
-            return grant["fields"]["key"].split("/")[1], token
-        time.sleep(0.2)
-    raise AssertionError(f"the selfie never reached the queue: {status}")
 
 
 def test_a_moderator_approves_a_case_in_the_console(

@@ -29,7 +29,7 @@ from selenium.webdriver.support import expected_conditions
 from connections.store import ConnectionStore
 from sotto_cli.client import sign_in
 from tests.e2e.browsers import chromium, require_chromium, screenshot, wait
-from tests.e2e.clients import PASSWORD, a_jpeg, connect_as, say
+from tests.e2e.clients import PASSWORD, a_jpeg, connect_as, say, signed_up, waiting_for_review
 from tests.e2e.conftest import Stack
 
 require_chromium()
@@ -295,15 +295,15 @@ def test_alice_starts_a_group_in_her_page_and_bob_hears_her_there(
     assert (band["member"], band["lastSeq"], band["unread"]) == (True, 1, 1)
 
 
-def approve(stack: Stack, user_id: str) -> None:
-    """Mona decides, through the moderators' routes of the HTTP API."""
+def decide(stack: Stack, user_id: str, reason: str | None = None) -> None:
+    """Mona approves (or, with a reason, rejects), through the HTTP API's moderator routes."""
     mona = stack.user("mona")
     token = sign_in(stack.config, mona["username"], mona["password"])
     api, auth = stack.info["http_api_url"], {"Authorization": f"Bearer {token}"}
     case = requests.get(f"{api}/moderation/cases/{user_id}", headers=auth, timeout=30).json()
     decided = requests.post(
         f"{api}/moderation/cases/{user_id}/decision",
-        json={"version": case["version"], "approve": True},
+        json={"version": case["version"], "approve": reason is None, "reason": reason},
         headers=auth,
         timeout=30,
     )
@@ -346,7 +346,7 @@ def test_a_new_user_signs_up_sends_a_selfie_and_chats_once_approved(
     )
     screenshot(page, "web-client-verifying")
 
-    approve(own_stack, user_id_of(own_stack, username))
+    decide(own_stack, user_id_of(own_stack, username))
     wait(page, lambda d: d.find_element(By.ID, "chat").is_displayed())
     assert "verified" in page.find_element(By.ID, "status").text
     # Her profile has the name she signed up with (Cognito's ``name``), not her user name.
@@ -366,3 +366,27 @@ def test_a_new_user_signs_up_sends_a_selfie_and_chats_once_approved(
         "return [sessionStorage.getItem('sotto.session'), Object.keys(localStorage)]"
     )
     assert left == [None, []]
+
+
+def test_a_rejected_user_reads_why_and_asks_for_another_look(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver], tmp_path: Path
+) -> None:
+    page, _ = pages
+    username = signed_up(own_stack)
+    user_id, _ = waiting_for_review(own_stack, a_jpeg(tmp_path).read_bytes(), username)
+    page.get(f"{own_stack.info['http_api_url']}/app/")
+    wait(page, expected_conditions.visibility_of_element_located((By.ID, "username")))
+    page.find_element(By.ID, "username").send_keys(username)
+    page.find_element(By.ID, "password").send_keys(PASSWORD, Keys.ENTER)
+    state = (By.ID, "verify-state")
+    wait(page, expected_conditions.text_to_be_present_in_element(state, "moderator will look"))
+
+    decide(own_stack, user_id, reason="The photo does not show you clearly")
+    wait(page, expected_conditions.text_to_be_present_in_element(state, "does not show you"))
+    assert page.find_element(By.ID, "verify-state").text == (
+        "Your verification was not approved: The photo does not show you clearly."
+    )
+    page.find_element(By.ID, "appeal-message").send_keys("It is me, in better light.")
+    page.find_element(By.ID, "appeal-button").click()
+    wait(page, expected_conditions.text_to_be_present_in_element(state, "moderator will look"))
+    assert not page.find_element(By.ID, "appeal-form").is_displayed()

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from chat.audio import Rejection
 from local_gateway.launcher import WEB_CLIENT_DIRECTORY, web_client_extras, with_page_origins
 from local_gateway.provision import DemoUser
 from local_gateway.routes import HTTP_ROUTES, WEBSOCKET_ROUTES
+from verification.model import RetryReason
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_FILES = {"sw.js", "package.json"}  # the service worker itself; Node's module marker
@@ -56,9 +58,24 @@ def test_the_page_sends_only_documented_actions() -> None:
 
 def test_the_page_calls_only_routes_of_the_http_api() -> None:
     called = set(re.findall(r"""api\("(GET|POST)", "(/[\w/]+)""", scripts()))
-    assert called == {("GET", "/verification"), ("POST", "/selfie")}
+    assert called == {
+        ("GET", "/verification"),
+        ("POST", "/selfie"),
+        ("POST", "/verification/appeal"),
+    }
     for method, path in called:
         assert f"{method} {path}" in HTTP_ROUTES
+
+
+def words_for(table: str) -> set[str]:
+    """The codes a table of ``words.js`` puts into words."""
+    body = source("words.js").split(f"const {table} = {{")[1].split("};")[0]
+    return set(re.findall(r"^\s*(\w+):", body, re.MULTILINE))
+
+
+def test_the_page_has_words_for_every_reason_the_server_gives() -> None:
+    assert words_for("SELFIE_RETRIES") == {reason.value for reason in RetryReason}
+    assert words_for("REJECTIONS") == {reason.value for reason in Rejection}
 
 
 def test_every_file_of_the_page_is_cached_for_offline_use() -> None:

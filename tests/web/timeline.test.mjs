@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Timeline, backoffMs } from "../../sotto_cli/web/timeline.js";
-import { duration, explain } from "../../sotto_cli/web/words.js";
+import { duration, explain, selfieRetryReason } from "../../sotto_cli/web/words.js";
 
 const m = (seq, extra = {}) => ({ seq, conversationId: "d_1", ...extra });
 const seqs = (messages) => messages.map((message) => message.seq);
@@ -86,4 +86,9 @@ test("server errors read as sentences, never as bare codes", () => {
 test("a request the network refused reads as a sentence, not as the browser's words", () => {
   assert.match(explain(new TypeError("Failed to fetch")), /cannot be reached/);
   assert.match(explain(new TypeError("NetworkError when attempting to fetch resource.")), /cannot be reached/);
+});
+
+test("a selfie retry's reason reads as words", () => {
+  assert.equal(selfieRetryReason("eyes_closed"), "your eyes are closed");
+  assert.equal(selfieRetryReason("something_new"), "it could not be used");
 });
