@@ -43,6 +43,17 @@ def pages() -> Iterator[tuple[WebDriver, WebDriver]]:
         yield alice, bob
 
 
+@pytest.fixture
+def alice_and_bob(
+    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+) -> tuple[WebDriver, WebDriver]:
+    """Two pages, signed in as Alice and as Bob."""
+    alice, bob = pages
+    signed_in(bob, own_stack, "bob")
+    signed_in(alice, own_stack, "alice")
+    return alice, bob
+
+
 def signed_in(driver: WebDriver, stack: Stack, name: str) -> None:
     driver.get(f"{stack.info['http_api_url']}/app/")
     demo = (By.CSS_SELECTOR, f'button.demo-user[data-username="{name}"]')
@@ -64,6 +75,16 @@ def message(driver: WebDriver, seq: int, waveform: bool = True) -> WebElement:
 def shown_seqs(driver: WebDriver) -> list[int]:
     items = driver.find_elements(By.CSS_SELECTOR, "#messages li.message[data-seq]")
     return [int(str(item.get_attribute("data-seq"))) for item in items]
+
+
+OPENER = (By.CSS_SELECTOR, "button.open-conversation")
+
+
+def open_once_unread(driver: WebDriver, unread: int) -> None:
+    """Open the (only) conversation in the list once it shows ``unread`` unread messages."""
+    badge = (By.CSS_SELECTOR, "button.open-conversation .unread")
+    wait(driver, expected_conditions.text_to_be_present_in_element(badge, str(unread)))
+    driver.find_element(*OPENER).click()
 
 
 def hold_key_on(driver: WebDriver, element: WebElement, seconds: float) -> None:
@@ -91,11 +112,9 @@ async def bobs_copy(stack: Stack, seq: int) -> dict[str, Any]:
 
 
 def test_alice_records_and_sends_and_bob_sees_the_waveform_and_plays_it(
-    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+    own_stack: Stack, alice_and_bob: tuple[WebDriver, WebDriver]
 ) -> None:
-    alice, bob = pages
-    signed_in(bob, own_stack, "bob")
-    signed_in(alice, own_stack, "alice")
+    alice, bob = alice_and_bob
 
     # A server error reads as a sentence.
     talk_to = alice.find_element(By.ID, "new-conversation")
@@ -113,10 +132,7 @@ def test_alice_records_and_sends_and_bob_sees_the_waveform_and_plays_it(
     wait(alice, lambda d: "Delivered" in message(d, 1).text)
 
     # Bob was not in the conversation: it appears with one unread message; he opens it.
-    opener = (By.CSS_SELECTOR, "button.open-conversation")
-    wait(bob, expected_conditions.text_to_be_present_in_element((*opener,), "1"))
-    assert bob.find_element(By.CSS_SELECTOR, "button.open-conversation .unread").text == "1"
-    bob.find_element(*opener).click()
+    open_once_unread(bob, 1)
     received = message(bob, 1)
     clip = asyncio.run(bobs_copy(own_stack, 1))["clip"]
     assert received.find_element(By.CSS_SELECTOR, ".sender").text == "Alice"
@@ -200,8 +216,7 @@ def test_bobs_page_catches_up_after_a_drop_and_an_offline_reload(
     _, bob = pages
     signed_in(bob, own_stack, "bob")
     assert alice_says(own_stack, 1) == [1]
-    opener = (By.CSS_SELECTOR, "button.open-conversation")
-    wait(bob, expected_conditions.element_to_be_clickable(opener)).click()
+    open_once_unread(bob, 1)
     message(bob, 1)
 
     # The network goes and the socket drops: the page waits and retries, with backoff.
@@ -234,11 +249,9 @@ def test_bobs_page_catches_up_after_a_drop_and_an_offline_reload(
 
 
 def test_a_recording_that_could_not_be_uploaded_is_sent_once_on_retry(
-    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+    own_stack: Stack, alice_and_bob: tuple[WebDriver, WebDriver]
 ) -> None:
-    alice, bob = pages
-    signed_in(bob, own_stack, "bob")
-    signed_in(alice, own_stack, "alice")
+    alice, bob = alice_and_bob
     alice.find_element(By.ID, "new-conversation").send_keys("bob", Keys.ENTER)
     record = wait(alice, expected_conditions.visibility_of_element_located((By.ID, "record")))
 
@@ -254,19 +267,15 @@ def test_a_recording_that_could_not_be_uploaded_is_sent_once_on_retry(
     ActionChains(alice).send_keys(Keys.ENTER).perform()
     message(alice, 1)
     assert alice.find_elements(*outgoing) == []
-    opener = (By.CSS_SELECTOR, "button.open-conversation")
-    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "1"))
-    bob.find_element(*opener).click()
+    open_once_unread(bob, 1)
     message(bob, 1)
     assert shown_seqs(bob) == [1]
 
 
 def test_alice_starts_a_group_in_her_page_and_bob_hears_her_there(
-    own_stack: Stack, pages: tuple[WebDriver, WebDriver]
+    own_stack: Stack, alice_and_bob: tuple[WebDriver, WebDriver]
 ) -> None:
-    alice, bob = pages
-    signed_in(bob, own_stack, "bob")
-    signed_in(alice, own_stack, "alice")
+    alice, bob = alice_and_bob
     alice.find_element(By.CSS_SELECTOR, "#new-group summary").click()
     alice.find_element(By.ID, "group-title").send_keys("Band")
     alice.find_element(By.ID, "group-members").send_keys("bob, carol", Keys.ENTER)
@@ -276,12 +285,10 @@ def test_alice_starts_a_group_in_her_page_and_bob_hears_her_there(
     )
 
     # Bob hears of the group (a membership event) before anyone says a word in it.
-    opener = (By.CSS_SELECTOR, "button.open-conversation")
-    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "Band"))
+    wait(bob, expected_conditions.text_to_be_present_in_element(OPENER, "Band"))
     hold_key_on(alice, alice.find_element(By.ID, "record"), 1.5)
     message(alice, 1)
-    wait(bob, expected_conditions.text_to_be_present_in_element(opener, "1"))
-    bob.find_element(*opener).click()
+    open_once_unread(bob, 1)
     assert message(bob, 1).find_element(By.CSS_SELECTOR, ".sender").text == "Alice"
 
     async def carols_news() -> list[dict[str, Any]]:
