@@ -174,6 +174,11 @@ class UserProfile:
     display_name: str
     verified: bool = False  # a moderator approved the user: they may chat
 
+    @classmethod
+    def signing_up(cls, user_id: str, username: str, display_name: str = "") -> UserProfile:
+        """A new user's profile: unverified, named as they signed up (see ``profile_name``)."""
+        return cls(user_id, username, profile_name(display_name, username))
+
 
 MAX_DISPLAY_NAME = 100
 

@@ -19,7 +19,7 @@ from chat.dynamo import (
     is_condition_failure,
     put_new,
 )
-from chat.model import Ack, Head, Message, ReceiptKind, UserProfile, profile_name
+from chat.model import Ack, Head, Message, ReceiptKind, UserProfile
 from common.clock import iso_utc, parse_iso_utc
 from common.errors import Conflict, NotAMember
 
@@ -291,12 +291,11 @@ class UserDirectory:
     def put(self, profile: UserProfile, now: datetime) -> None:
         self._client.put_item(TableName=self._table, Item=_profile_item(profile, now))
 
-    def sign_up(self, user_id: str, username: str, now: datetime, display_name: str = "") -> None:
-        """A signed-in user with no profile gets one, unverified, named as they signed up
-        (Cognito's ``name``), else by their user name. Reads first: almost every call finds
-        the profile."""
-        if self.get(user_id) is None:
-            self.ensure(UserProfile(user_id, username, profile_name(display_name, username)), now)
+    def sign_up(self, profile: UserProfile, now: datetime) -> None:
+        """A signed-in user with no profile gets this one. Reads first: almost every call
+        finds the profile."""
+        if self.get(profile.user_id) is None:
+            self.ensure(profile, now)
 
     def ensure(self, profile: UserProfile, now: datetime) -> bool:
         """Write the profile unless the user has one: True when it is new."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chat.bus import FanoutPublisher, fanout_channel
+from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import Clock, SystemClock
@@ -49,7 +50,8 @@ class ConnectionsDeps:
 
     def sign_up_user(self, caller: Caller, now: datetime | None = None) -> None:
         users = UserDirectory(self.clients.dynamodb, self.clients.settings.users_table)
-        users.sign_up(caller.user_id, caller.username, now or self.clock.now(), caller.display_name)
+        profile = UserProfile.signing_up(caller.user_id, caller.username, caller.display_name)
+        users.sign_up(profile, now or self.clock.now())
 
     @functools.cached_property
     def verifier(self) -> TokenVerifier:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chat.deps import ChatDeps
-from chat.model import FanoutEnvelope, Notice, NoticeKind
+from chat.model import FanoutEnvelope, Notice, NoticeKind, UserProfile
 from chat.outbound import compact
 from chat.store import UserDirectory
 from common.clients import Clients
@@ -86,7 +86,7 @@ class VerificationDeps:
             cases=self.cases,
             files=self.files,
             sign_up=lambda caller, now: users.sign_up(
-                caller.user_id, caller.username, now, caller.display_name
+                UserProfile.signing_up(caller.user_id, caller.username, caller.display_name), now
             ),
             names=lambda user_ids: {
                 p.user_id: f"{p.display_name} ({p.username})"

@@ -61,13 +61,18 @@ async function enter(session) {
   state.connection.start();
 }
 
-function signOut() {
+// Stop everything of the signed-in user; with `forgetting`, their cache goes too.
+function leave({ forgetting }) {
   if (state.connection) state.connection.stop();
   if (state.recorder.active) state.recorder.cancel();
   clearTimeout(state.persistTimer);
   const userId = state.me && state.me.id;
   state.me = null; // nothing is saved from here on
-  forgetSession(userId);
+  forgetSession(forgetting ? userId : undefined);
+}
+
+function signOut() {
+  leave({ forgetting: true });
   window.location.reload();
 }
 
@@ -82,9 +87,7 @@ async function socketUrl() {
 
 // The refresh token expired or was revoked: only signing in again helps.
 function sessionEnded() {
-  state.connection.stop();
-  clearTimeout(state.persistTimer);
-  forgetSession();
+  leave({ forgetting: false });
   show("sign-in");
   $("sign-out").hidden = true;
   $("who").hidden = true;

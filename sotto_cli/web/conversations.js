@@ -8,7 +8,12 @@ import { Timeline } from "./timeline.js";
 import { becomeVerified, checkVerification, showVerification } from "./verify.js";
 import { $, conversationItem, messageItem } from "./view.js";
 
+// The signed-in user's saved state, in place of whatever an earlier session left in memory.
 export function restore(cache) {
+  state.conversations.clear();
+  state.names.clear();
+  state.listened.clear();
+  state.openId = null;
   state.verified = Boolean(cache.verified);
   for (const [userId, name] of Object.entries(cache.names || {})) state.names.set(userId, name);
   for (const saved of cache.conversations || []) {
@@ -40,7 +45,7 @@ export async function afterConnect() {
     }
     throw error;
   }
-  becomeVerifiedQuietly();
+  showVerifiedChat();
   await refreshList();
   const open = state.openId && state.conversations.get(state.openId);
   if (open && !open.loaded) await fill(open);
@@ -54,7 +59,8 @@ export async function afterConnect() {
   persist();
 }
 
-function becomeVerifiedQuietly() {
+// Chat actions work: the chat is shown (if the verification page was), with my own name.
+function showVerifiedChat() {
   state.verified = true;
   if ($("chat").hidden) showChat();
   request("lookupUser", { userId: state.me.id })

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from chat.model import UserProfile
 from chat.store import UserDirectory
 from common.clients import Clients
 from common.clock import ManualClock, SequentialIds
@@ -72,7 +73,7 @@ class Api:
 
     def in_queue(self, user_id: str, minutes: int = 0) -> Case:
         """A signed-up user whose selfie (a real object) was screened into the queue."""
-        self.users.sign_up(user_id, user_id.removeprefix("u-"), NOW)
+        self.users.sign_up(UserProfile.signing_up(user_id, user_id.removeprefix("u-")), NOW)
         key = f"selfies/{user_id}/s1"
         self.deps.clients.s3.put_object(
             Bucket=self.deps.clients.settings.selfies_bucket, Key=key, Body=b"\xff\xd8\xff jpeg"
